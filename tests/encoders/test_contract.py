@@ -5,8 +5,6 @@ numbers) do not apply; these tests are their counterpart.
 """
 
 import pickle
-import subprocess
-import sys
 import textwrap
 
 import joblib
@@ -19,7 +17,7 @@ from sklearn.model_selection import GridSearchCV, cross_validate
 from sklearn.pipeline import make_pipeline
 
 from skmm import ImageEncoder, TextEncoder
-from tests.conftest import ROOT, TINY_BN_MODEL, make_image
+from tests.conftest import TINY_BN_MODEL, make_image, run_python
 
 TEXTS = [
     "great fit",
@@ -130,16 +128,7 @@ def test_joblib_round_trip_in_a_fresh_offline_process(case, tmp_path):
         print("identical")
         """
     )
-    env = {"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = run_python("-c", script, clean_env=True)
     assert "identical" in result.stdout
 
 
@@ -160,10 +149,10 @@ def test_unpickled_model_trained_elsewhere_runs_on_cpu(case):
     encoder, values, *_ = case
     encoder.fit(values)
     state = encoder.__getstate__()
-    state["device"] = "cuda:7"
+    state["device"] = "cuda:7"  # no machine of ours has eight GPUs
     restored = type(encoder).__new__(type(encoder))
     restored.__setstate__(state)
-    assert restored.device_ == "cpu" or restored.device_.startswith("cuda")
+    assert restored.device_ == "cpu"
     np.testing.assert_allclose(
         restored.transform(values), encoder.transform(values), atol=1e-5
     )

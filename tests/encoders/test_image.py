@@ -247,3 +247,12 @@ def test_init_loads_nothing(monkeypatch):
 
     monkeypatch.setattr(timm, "create_model", fail)
     ImageEncoder("resnet50")
+
+
+def test_paths_in_pandas_and_polars_frames(image_paths, df_module):
+    frame = df_module.DataFrame({"photo": [image_paths[0], None, image_paths[1]]})
+    X = encoder().fit(frame).transform(frame)
+    assert np.isnan(X[1]).all()
+    np.testing.assert_allclose(
+        X[[0, 2]], encoder().fit_transform(image_paths[:2]), atol=1e-6
+    )

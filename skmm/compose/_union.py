@@ -149,11 +149,14 @@ class MultimodalUnion(ColumnTransformer):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        estimators = [
-            trans
-            for trans in [*(t for _, t, _ in self.transformers), self.remainder]
-            if not isinstance(trans, str)
-        ]
+        try:
+            estimators = [
+                trans
+                for trans in [*(t for _, t, _ in self.transformers), self.remainder]
+                if not isinstance(trans, str)
+            ]
+        except (TypeError, ValueError):  # malformed; fit's validation says why
+            return tags
         # Missing values are part of the data model: NaN passes when every
         # transformer takes it (skmm encoders do).
         tags.input_tags.allow_nan = all(
@@ -186,7 +189,7 @@ class MultimodalUnion(ColumnTransformer):
         """Whether the block of ``transformer`` gets a ``missing`` column."""
         return self.missing == "indicator" and _encoder_in(transformer) is not None
 
-    # -- the three places where ColumnTransformer is extended -------------------
+    # -- the four places where ColumnTransformer is extended --------------------
     def _validate_column_callables(self, X):
         super()._validate_column_callables(X)
         # "col" and ["col"] mean the same: a one-column 2-D input.

@@ -380,3 +380,5 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
                 self.model_ = self._import_weights(saved)
             else:
                 self.model_ = get_or_load(self._registry_key(), self._load)
+            # Per-device choices (batch_size="auto") follow the new device.
+            self._set_fitted_metadata()

@@ -150,9 +150,12 @@ def test_unpickled_model_trained_elsewhere_runs_on_cpu(case):
     encoder.fit(values)
     state = encoder.__getstate__()
     state["device"] = "cuda:7"  # no machine of ours has eight GPUs
+    state["batch_size_"] = 1024  # as chosen on that GPU machine
     restored = type(encoder).__new__(type(encoder))
     restored.__setstate__(state)
     assert restored.device_ == "cpu"
+    if encoder.batch_size == "auto":
+        assert restored.batch_size_ == encoder.batch_size_  # the CPU's choice
     np.testing.assert_allclose(
         restored.transform(values), encoder.transform(values), atol=1e-5
     )

@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
-from sklearn.compose import make_column_selector
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_validate, train_test_split
@@ -33,7 +32,7 @@ def _tabular_blocks() -> list:
     )
     return [
         ("numbers", numbers, NUMERIC_COLUMNS),
-        ("categories", categories, make_column_selector(pattern="Name$")),
+        ("categories", categories, CATEGORY_COLUMNS),
     ]
 
 

@@ -1,0 +1,318 @@
+"""Modality block bookkeeping: which columns of a joined matrix belong to which
+modality, and which rows have each modality.
+
+Every head that treats modalities separately (the neural fusion heads, late fusion,
+the inspection tools) reads its input through this module, so the rules are the same
+everywhere (DESIGN section 3):
+
+- a DataFrame whose columns are named ``"{modality}__{feature}"`` (the output of a
+  :class:`~skmm.MultimodalUnion` with ``set_output(transform="pandas")``) is split
+  by prefix; a ``"{modality}__missing"`` column is that block's missing indicator,
+  not a feature;
+- a dict of arrays is split by key;
+- an explicit ``modalities=`` mapping (name to slice, column positions or column
+  names; ``MultimodalUnion.output_indices_`` works as it is) wins over both;
+- anything else is one block.
+
+A block is *absent* from a row when its indicator is set or when all its values in
+that row are NaN.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["BlockLayout", "infer_layout", "remove_blocks", "split_blocks"]
+
+_SEPARATOR = "__"
+_INDICATOR = "missing"
+_SINGLE = "X"
+_UNPREFIXED = "other"
+
+
+@dataclass(frozen=True)
+class BlockLayout:
+    """Where each modality block sits in the input of a head.
+
+    Parameters
+    ----------
+    names : tuple of str
+        Block names, in input order.
+    columns : tuple of ndarray
+        Positions of each block's feature columns (in the 2-D input, or in the
+        block's own array for dict input).
+    indicators : tuple of (int or None)
+        Position of each block's missing-indicator column, or None.
+    n_features : int
+        Width of the 2-D input (0 for dict input).
+    from_dict : bool
+        Whether the input is a dict of arrays.
+    """
+
+    names: tuple[str, ...]
+    columns: tuple[np.ndarray, ...]
+    indicators: tuple[int | None, ...]
+    n_features: int
+    from_dict: bool = False
+    widths: tuple[int, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "widths", tuple(len(c) for c in self.columns))
+
+    def slices(self) -> dict[str, np.ndarray]:
+        """Column positions of each block, features and indicator together."""
+        out = {}
+        for name, cols, ind in zip(
+            self.names, self.columns, self.indicators, strict=True
+        ):
+            out[name] = cols if ind is None else np.append(cols, ind)
+        return out
+
+
+def _as_positions(spec: Any, n_features: int, names: np.ndarray | None, key: str):
+    if isinstance(spec, slice):
+        return np.arange(n_features)[spec]
+    if isinstance(spec, str):
+        spec = [spec]
+    spec = list(spec)
+    if all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in spec):
+        pos = np.asarray(spec, dtype=int)
+        if pos.size and (pos.min() < -n_features or pos.max() >= n_features):
+            raise ValueError(
+                f"modalities[{key!r}] has column positions outside 0..{n_features - 1}"
+            )
+        return pos % max(n_features, 1)
+    if names is None:
+        raise ValueError(
+            f"modalities[{key!r}] names columns, but the input has no column names; "
+            "give a slice or column positions instead"
+        )
+    lookup = {str(n): i for i, n in enumerate(names)}
+    unknown = [s for s in spec if str(s) not in lookup]
+    if unknown:
+        raise ValueError(
+            f"modalities[{key!r}] names columns that the input lacks: {unknown[:5]}"
+        )
+    return np.asarray([lookup[str(s)] for s in spec], dtype=int)
+
+
+def _split_indicator(
+    positions: np.ndarray, names: np.ndarray | None
+) -> tuple[np.ndarray, int | None]:
+    if names is None:
+        return positions, None
+    is_ind = [
+        str(names[p]) == _INDICATOR or str(names[p]).endswith(_SEPARATOR + _INDICATOR)
+        for p in positions
+    ]
+    if sum(is_ind) != 1:
+        return positions, None
+    ind = int(positions[is_ind.index(True)])
+    return positions[~np.asarray(is_ind)], ind
+
+
+def infer_layout(
+    X: Any,
+    modalities: Mapping[str, Any] | None = None,
+    feature_names: Sequence[str] | None = None,
+) -> BlockLayout:
+    """Find the modality blocks of ``X``.
+
+    Parameters
+    ----------
+    X : 2-D array or dict of str to array
+        The joined matrix (already converted to numbers), or one array per modality.
+    modalities : dict, default=None
+        Name to slice, column positions or column names. Overrides the prefixes.
+    feature_names : sequence of str, default=None
+        Column names of ``X`` (from a DataFrame), used for prefixes and indicators.
+
+    Returns
+    -------
+    BlockLayout
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmm.compose._blocks import infer_layout
+    >>> names = ["image__0", "image__1", "image__missing", "tab__age"]
+    >>> layout = infer_layout(np.zeros((2, 4)), feature_names=names)
+    >>> layout.names, layout.widths, layout.indicators
+    (('image', 'tab'), (2, 1), (2, None))
+    """
+    if isinstance(X, Mapping):
+        if modalities is not None:
+            raise ValueError("modalities= cannot be combined with a dict of arrays")
+        if not X:
+            raise ValueError("the dict of modality arrays is empty")
+        names, columns = [], []
+        for key, value in X.items():
+            arr = np.asarray(value)
+            width = 1 if arr.ndim == 1 else int(np.prod(arr.shape[1:]))
+            names.append(str(key))
+            columns.append(np.arange(width))
+        return BlockLayout(
+            tuple(names), tuple(columns), (None,) * len(names), 0, from_dict=True
+        )
+
+    n_features = int(np.shape(X)[1])
+    fnames = None if feature_names is None else np.asarray(feature_names, dtype=object)
+    if modalities is not None:
+        if not isinstance(modalities, Mapping) or not modalities:
+            raise ValueError(
+                "modalities must be a non-empty dict of name to slice, column "
+                f"positions or column names; got {modalities!r}"
+            )
+        names, columns, indicators = [], [], []
+        seen: set[int] = set()
+        for key, spec in modalities.items():
+            pos = _as_positions(spec, n_features, fnames, key)
+            if pos.size == 0:
+                continue  # e.g. an empty "remainder" entry of output_indices_
+            overlap = seen.intersection(pos.tolist())
+            if overlap:
+                raise ValueError(
+                    f"modalities[{key!r}] overlaps another block at columns "
+                    f"{sorted(overlap)[:5]}"
+                )
+            seen.update(pos.tolist())
+            feats, ind = _split_indicator(pos, fnames)
+            names.append(str(key))
+            columns.append(feats)
+            indicators.append(ind)
+        if not names:
+            raise ValueError("modalities selects no columns")
+        return BlockLayout(tuple(names), tuple(columns), tuple(indicators), n_features)
+
+    if fnames is None or not any(_SEPARATOR in str(n) for n in fnames):
+        return BlockLayout((_SINGLE,), (np.arange(n_features),), (None,), n_features)
+
+    groups: dict[str, list[int]] = {}
+    for i, name in enumerate(map(str, fnames)):
+        prefix = name.split(_SEPARATOR, 1)[0] if _SEPARATOR in name else _UNPREFIXED
+        groups.setdefault(prefix, []).append(i)
+    names, columns, indicators = [], [], []
+    for key, pos in groups.items():
+        feats, ind = _split_indicator(np.asarray(pos, dtype=int), fnames)
+        if feats.size == 0:
+            continue
+        names.append(key)
+        columns.append(feats)
+        indicators.append(ind)
+    return BlockLayout(tuple(names), tuple(columns), tuple(indicators), n_features)
+
+
+def split_blocks(X: Any, layout: BlockLayout) -> tuple[list[np.ndarray], np.ndarray]:
+    """Cut ``X`` into float32 blocks and tell which rows have each one.
+
+    Parameters
+    ----------
+    X : 2-D array or dict of str to array
+        Input laid out as when ``layout`` was inferred.
+    layout : BlockLayout
+
+    Returns
+    -------
+    blocks : list of ndarray of shape (n_samples, width)
+        Feature columns of each block; NaN where a value is missing.
+    present : ndarray of bool, shape (n_samples, n_blocks)
+        False where the block is absent from the row.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmm.compose._blocks import infer_layout, split_blocks
+    >>> X = {"a": np.array([[1.0, 2.0], [np.nan, np.nan]]), "b": np.ones((2, 1))}
+    >>> blocks, present = split_blocks(X, infer_layout(X))
+    >>> present.tolist()
+    [[True, True], [False, True]]
+    """
+    if layout.from_dict:
+        if not isinstance(X, Mapping):
+            raise ValueError(
+                "this estimator was fitted on a dict of modality arrays; pass a dict "
+                f"with the keys {list(layout.names)}"
+            )
+        missing = [n for n in layout.names if n not in X]
+        extra = [k for k in X if str(k) not in layout.names]
+        if missing or extra:
+            raise ValueError(
+                f"the dict's keys differ from those seen in fit: missing {missing}, "
+                f"unexpected {extra}"
+            )
+        arrays = []
+        n_rows = None
+        for name, width in zip(layout.names, layout.widths, strict=True):
+            arr = np.asarray(X[name], dtype=np.float32)
+            arr = arr.reshape(len(arr), -1) if arr.ndim != 1 else arr[:, None]
+            if arr.shape[1] != width:
+                raise ValueError(
+                    f"modality {name!r} has {arr.shape[1]} features, but the "
+                    f"estimator was fitted with {width}"
+                )
+            if n_rows is not None and len(arr) != n_rows:
+                raise ValueError(
+                    f"modality {name!r} has {len(arr)} rows, the others {n_rows}"
+                )
+            n_rows = len(arr)
+            arrays.append(arr)
+        indicators: list[np.ndarray | None] = [None] * len(arrays)
+    else:
+        X = np.asarray(X)
+        arrays = [np.asarray(X[:, cols], dtype=np.float32) for cols in layout.columns]
+        indicators = [
+            None if ind is None else np.asarray(X[:, ind], dtype=np.float64)
+            for ind in layout.indicators
+        ]
+
+    present = np.ones((len(arrays[0]), len(arrays)), dtype=bool)
+    for j, (arr, ind) in enumerate(zip(arrays, indicators, strict=True)):
+        if arr.shape[1]:
+            present[:, j] &= ~np.isnan(arr).all(axis=1)
+        if ind is not None:
+            present[:, j] &= ~(ind > 0.5)
+    return arrays, present
+
+
+def remove_blocks(
+    X: Any, layout: BlockLayout, names: Sequence[str], rows: Any = None
+) -> Any:
+    """A copy of ``X`` with the blocks ``names`` made absent.
+
+    Absent is written the way :class:`~skmm.MultimodalUnion` writes it: zeros and
+    the indicator set for a block that has an indicator, NaN otherwise. ``rows``
+    (a boolean mask or positions) limits the change to some rows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmm.compose._blocks import infer_layout, remove_blocks
+    >>> names = ["a__0", "a__missing", "b__0"]
+    >>> layout = infer_layout(np.ones((1, 3)), feature_names=names)
+    >>> remove_blocks(np.ones((1, 3)), layout, ["a"]).tolist()
+    [[0.0, 1.0, 1.0]]
+    """
+    unknown = [n for n in names if n not in layout.names]
+    if unknown:
+        raise ValueError(f"unknown modalities {unknown}; known: {list(layout.names)}")
+    sel = slice(None) if rows is None else rows
+    if layout.from_dict:
+        out = {k: np.array(v, dtype=np.float32, copy=True) for k, v in X.items()}
+        for name in names:
+            block = out[name]
+            block[sel] = np.nan
+        return out
+    out = np.array(X, dtype=np.float64, copy=True)
+    for name in names:
+        j = layout.names.index(name)
+        cols, ind = layout.columns[j], layout.indicators[j]
+        if ind is None:
+            out[np.ix_(np.arange(len(out))[sel], cols)] = np.nan
+        else:
+            out[np.ix_(np.arange(len(out))[sel], cols)] = 0.0
+            out[sel, ind] = 1.0
+    return out

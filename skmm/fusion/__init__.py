@@ -1,0 +1,37 @@
+"""Fusion heads: estimators that combine modality blocks.
+
+Neural heads (:class:`FusionClassifier`, :class:`FusionRegressor`,
+:class:`FusionMultiTask`) train a torch network with skorch; the fusion types
+(``fusion=``) are the modules below, each with its formula and reference.
+"""
+
+from skmm.fusion._late import LateFusionClassifier, LateFusionRegressor
+from skmm.fusion._modules import (
+    FUSIONS,
+    AttentionFusion,
+    ConcatFusion,
+    GatedFusion,
+    LateFusion,
+    LowRankFusion,
+    TensorFusion,
+    TransformerFusion,
+)
+from skmm.fusion._network import FusionNetwork
+from skmm.fusion._neural import FusionClassifier, FusionMultiTask, FusionRegressor
+
+__all__ = [
+    "FUSIONS",
+    "AttentionFusion",
+    "ConcatFusion",
+    "FusionClassifier",
+    "FusionMultiTask",
+    "FusionNetwork",
+    "FusionRegressor",
+    "GatedFusion",
+    "LateFusion",
+    "LateFusionClassifier",
+    "LateFusionRegressor",
+    "LowRankFusion",
+    "TensorFusion",
+    "TransformerFusion",
+]

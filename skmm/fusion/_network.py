@@ -1,0 +1,172 @@
+"""The torch network behind the neural fusion heads, and its multi-task loss.
+
+``FusionNetwork`` = per-modality projection (Linear -> LayerNorm -> GELU -> Dropout)
+-> absent modalities masked (plus, optionally, a learned vector that says which are
+absent) -> a fusion module from :mod:`skmm.fusion._modules` -> a shared trunk -> one
+linear output per task.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from skmm.fusion._modules import FUSIONS
+
+__all__ = ["FusionNetwork", "MultiTaskLoss"]
+
+
+class FusionNetwork(nn.Module):
+    """Projection, masking, fusion and task outputs in one module.
+
+    Parameters
+    ----------
+    input_dims : sequence of int
+        Width of each modality block.
+    output_sizes : sequence of int
+        Number of outputs of each task (classes for a classification task, targets
+        for a regression task).
+    fusion : str
+        A key of :data:`skmm.fusion._modules.FUSIONS`.
+    hidden : int
+        Width of each modality's projection and of the trunk.
+    dropout : float
+        Dropout after each projection and in the trunk.
+    modality_dropout : float
+        In training, the probability of hiding each present modality of a row (a
+        row always keeps one).
+    missing_embedding : {"learned", "zero"}
+        "learned": each absent modality adds a trained vector to the fused
+        representation, so that absence itself can inform the prediction; "zero":
+        an absent modality is only masked.
+    fusion_params : dict
+        Extra arguments of the fusion module (``n_heads``, ``n_layers``, ``rank``).
+
+    The forward pass takes the blocks as keyword arguments ``x0, x1, ...`` and the
+    boolean ``present`` of shape ``(batch, n_modalities)``.
+    """
+
+    def __init__(
+        self,
+        input_dims: Sequence[int],
+        output_sizes: Sequence[int],
+        fusion: str = "concat",
+        hidden: int = 64,
+        dropout: float = 0.1,
+        modality_dropout: float = 0.0,
+        missing_embedding: str = "learned",
+        fusion_params: dict | None = None,
+    ):
+        super().__init__()
+        n_mod = len(input_dims)
+        self.modality_dropout = float(modality_dropout)
+        self.projections = nn.ModuleList(
+            nn.Sequential(
+                nn.Linear(int(d), hidden),
+                nn.LayerNorm(hidden),
+                nn.GELU(),
+                nn.Dropout(dropout),
+            )
+            for d in input_dims
+        )
+        self.fusion = FUSIONS[fusion](n_mod, hidden, dropout, **(fusion_params or {}))
+        n_out = int(sum(output_sizes))
+        self.late = getattr(self.fusion, "late", False)
+        # The fact that a modality is absent can itself be informative (no photo,
+        # no review): "learned" adds one vector per absent modality to the fused
+        # representation (to the outputs for late fusion); "zero" adds nothing.
+        absent_shape = (n_mod, n_out if self.late else self.fusion.out_dim)
+        if missing_embedding == "learned":
+            self.missing = nn.Parameter(torch.randn(absent_shape) * 0.02)
+        else:
+            self.register_buffer("missing", torch.zeros(absent_shape))
+        if self.late:
+            self.head_weight = nn.Parameter(
+                torch.randn(n_mod, hidden, n_out) / hidden**0.5
+            )
+            self.head_bias = nn.Parameter(torch.zeros(n_mod, n_out))
+        else:
+            self.trunk = nn.Sequential(
+                nn.Linear(self.fusion.out_dim, hidden), nn.GELU(), nn.Dropout(dropout)
+            )
+            self.head = nn.Linear(hidden, n_out)
+
+    def _drop_modalities(self, present: torch.Tensor) -> torch.Tensor:
+        hide = torch.rand(present.shape, device=present.device) < self.modality_dropout
+        kept = present & ~hide
+        emptied = ~kept.any(dim=1)
+        return torch.where(emptied[:, None], present, kept)
+
+    def forward(self, present: torch.Tensor, **blocks: torch.Tensor) -> torch.Tensor:
+        present = present.bool()
+        if self.training and self.modality_dropout > 0:
+            present = self._drop_modalities(present)
+        z = torch.stack(
+            [proj(blocks[f"x{i}"]) for i, proj in enumerate(self.projections)], dim=1
+        )
+        z = z * present[:, :, None].to(z.dtype)
+        # A row with no modality at all is fused from zeros (and absence vectors).
+        mask = present | ~present.any(dim=1, keepdim=True)
+        fused = self.fusion(z, mask)
+        absence = (~present).to(z.dtype) @ self.missing.to(z.dtype)
+        if not self.late:
+            return self.head(self.trunk(fused + absence))
+        outputs = torch.einsum("bmh,mho->bmo", fused, self.head_weight)
+        outputs = outputs + self.head_bias
+        weights = mask.to(outputs.dtype)[:, :, None]
+        return (outputs * weights).sum(dim=1) / weights.sum(dim=1) + absence
+
+
+class MultiTaskLoss(nn.Module):
+    """Weighted sum of one loss per task.
+
+    Parameters
+    ----------
+    tasks : sequence of (str, int)
+        ``("classification", n_classes)`` or ``("regression", n_targets)`` per task,
+        in the order of the network's outputs. The target matrix holds one column
+        per classification task (the class index, -1 when unknown) and one column per
+        regression target (NaN when unknown): unknown targets are left out.
+    weights : sequence of float
+        The weight of each task's loss.
+    class_weights : sequence of (tensor or None)
+        Per-class weights of each classification task.
+    """
+
+    def __init__(self, tasks, weights, class_weights):
+        super().__init__()
+        self.tasks = [(str(k), int(n)) for k, n in tasks]
+        self.weights = [float(w) for w in weights]
+        for i, cw in enumerate(class_weights):
+            self.register_buffer(f"class_weight{i}", cw)
+
+    def forward(self, y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+        total = y_pred.sum() * 0.0
+        out_col = target_col = 0
+        for i, ((kind, n_out), weight) in enumerate(
+            zip(self.tasks, self.weights, strict=True)
+        ):
+            pred = y_pred[:, out_col : out_col + n_out]
+            out_col += n_out
+            if kind == "classification":
+                target = y_true[:, target_col].long()
+                target_col += 1
+                known = target >= 0
+                if known.any():
+                    loss = F.cross_entropy(
+                        pred[known],
+                        target[known],
+                        weight=getattr(self, f"class_weight{i}"),
+                    )
+                    total = total + weight * loss
+            else:
+                target = y_true[:, target_col : target_col + n_out]
+                target_col += n_out
+                known = ~torch.isnan(target)
+                if known.any():
+                    loss = F.mse_loss(pred[known], target[known])
+                    total = total + weight * loss
+        return total

@@ -1,0 +1,773 @@
+"""Neural fusion heads: scikit-learn estimators that train a
+:class:`~skmm.fusion._network.FusionNetwork` with skorch.
+
+The estimators own what scikit-learn users expect (parameters, validation, labels,
+scaling, ``predict``/``predict_proba``, pickling) and hand the training loop, the
+validation split and early stopping to a skorch ``NeuralNet`` kept in ``net_``.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state, compute_class_weight
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from skorch import NeuralNet
+from skorch.callbacks import EarlyStopping
+from skorch.dataset import Dataset
+from skorch.helper import predefined_split
+
+from skmm.compose._blocks import infer_layout, split_blocks
+from skmm.encoders._base import resolve_device
+from skmm.fusion._modules import FUSIONS
+from skmm.fusion._network import FusionNetwork, MultiTaskLoss
+
+__all__ = ["FusionClassifier", "FusionMultiTask", "FusionRegressor"]
+
+# Below this many rows, early stopping would validate on a handful of samples: the
+# whole data trains for max_epochs instead.
+_MIN_ROWS_FOR_VALIDATION = 20
+
+
+class _BaseFusion(BaseEstimator):
+    """Shared machinery of the neural fusion heads."""
+
+    _parameter_constraints: dict = {
+        "fusion": [StrOptions(set(FUSIONS))],
+        "hidden": [Interval(numbers.Integral, 1, None, closed="left")],
+        "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
+        "modality_dropout": [Interval(numbers.Real, 0, 1, closed="left")],
+        "missing_embedding": [StrOptions({"learned", "zero"})],
+        "n_heads": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_layers": [Interval(numbers.Integral, 1, None, closed="left")],
+        "rank": [Interval(numbers.Integral, 1, None, closed="left")],
+        "lr": [Interval(numbers.Real, 0, None, closed="neither")],
+        "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "patience": [Interval(numbers.Integral, 1, None, closed="left")],
+        "modalities": [dict, None],
+        "device": [str, torch.device],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        fusion: str = "concat",
+        *,
+        hidden: int = 64,
+        dropout: float = 0.1,
+        modality_dropout: float = 0.0,
+        missing_embedding: str = "learned",
+        n_heads: int = 4,
+        n_layers: int = 1,
+        rank: int = 4,
+        lr: float = 1e-3,
+        max_epochs: int = 100,
+        batch_size: int = 64,
+        weight_decay: float = 1e-4,
+        early_stopping: bool = True,
+        validation_fraction: float = 0.1,
+        patience: int = 10,
+        modalities: dict | None = None,
+        device: str = "auto",
+        random_state: Any = None,
+        verbose: int = 0,
+    ):
+        self.fusion = fusion
+        self.hidden = hidden
+        self.dropout = dropout
+        self.modality_dropout = modality_dropout
+        self.missing_embedding = missing_embedding
+        self.n_heads = n_heads
+        self.n_layers = n_layers
+        self.rank = rank
+        self.lr = lr
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.weight_decay = weight_decay
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.modalities = modalities
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+    # -- input ------------------------------------------------------------------
+    def _blocks(self, X, *, reset: bool) -> tuple[list[np.ndarray], np.ndarray]:
+        """Validate ``X`` and cut it into its modality blocks."""
+        if isinstance(X, dict) and not sp.issparse(X):  # dok_matrix is a dict
+            if reset:
+                self.layout_ = infer_layout(X, self.modalities)
+                self.n_features_in_ = int(sum(self.layout_.widths))
+                if hasattr(self, "feature_names_in_"):
+                    del self.feature_names_in_
+            return split_blocks(X, self.layout_)
+        X = validate_data(
+            self,
+            X,
+            reset=reset,
+            dtype=[np.float32, np.float64],
+            ensure_all_finite="allow-nan",
+        )
+        if reset:
+            self.layout_ = infer_layout(
+                X, self.modalities, getattr(self, "feature_names_in_", None)
+            )
+        elif self.layout_.from_dict:
+            raise ValueError(
+                "this estimator was fitted on a dict of modality arrays; pass a dict "
+                f"with the keys {list(self.layout_.names)}"
+            )
+        return split_blocks(X, self.layout_)
+
+    def _scale(self, blocks, present, *, fit: bool) -> dict[str, np.ndarray]:
+        """Standardise each block with statistics of the rows that have it.
+
+        A NaN left inside a present row becomes the feature's mean (0 after
+        scaling); an absent row is all zeros and masked in the network.
+        """
+        if fit:
+            self.block_means_, self.block_scales_ = [], []
+            for j, block in enumerate(blocks):
+                rows = block[present[:, j]]
+                if len(rows) == 0:
+                    raise ValueError(
+                        f"modality {self.layout_.names[j]!r} is absent from every "
+                        "row of the training data"
+                    )
+                with np.errstate(all="ignore"):
+                    mean = np.nan_to_num(np.nanmean(rows, axis=0))
+                    scale = np.nan_to_num(np.nanstd(rows, axis=0))
+                scale[scale < 1e-6] = 1.0
+                self.block_means_.append(mean.astype(np.float32))
+                self.block_scales_.append(scale.astype(np.float32))
+        inputs = {}
+        for j, block in enumerate(blocks):
+            scaled = (block - self.block_means_[j]) / self.block_scales_[j]
+            scaled = np.nan_to_num(scaled, nan=0.0, posinf=0.0, neginf=0.0)
+            scaled[~present[:, j]] = 0.0
+            inputs[f"x{j}"] = scaled.astype(np.float32)
+        inputs["present"] = present.copy()
+        return inputs
+
+    # -- targets: one hook per estimator ------------------------------------------
+    def _encode_targets(self, y) -> tuple[np.ndarray, list, list, list]:
+        """Return (target matrix, tasks, loss weights, class weights)."""
+        raise NotImplementedError
+
+    def _stratify_labels(self, targets: np.ndarray) -> np.ndarray | None:
+        return None
+
+    # -- training -------------------------------------------------------------------
+    def _fit(self, X, y):
+        self._validate_params()
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y "
+                "is None"
+            )
+        blocks, present = self._blocks(X, reset=True)
+        targets, tasks, loss_weights, class_weights = self._encode_targets(y)
+        if len(targets) != len(present):
+            raise ValueError(
+                f"X has {len(present)} rows but y has {len(targets)}: they must match"
+            )
+        inputs = self._scale(blocks, present, fit=True)
+        self.device_ = resolve_device(self.device)
+        seed = int(
+            check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        )
+
+        fusion_params = {}
+        if self.fusion == "transformer":
+            fusion_params = {"n_heads": self.n_heads, "n_layers": self.n_layers}
+        elif self.fusion == "lowrank":
+            fusion_params = {"rank": self.rank}
+
+        n_rows = len(targets)
+        validate = self.early_stopping and n_rows >= _MIN_ROWS_FOR_VALIDATION
+        train_idx = np.arange(n_rows)
+        callbacks = []
+        train_split = None
+        if validate:
+            stratify = self._stratify_labels(targets)
+            try:
+                train_idx, valid_idx = train_test_split(
+                    train_idx,
+                    test_size=self.validation_fraction,
+                    random_state=seed,
+                    stratify=stratify,
+                )
+            except ValueError:  # a class too rare to stratify
+                train_idx, valid_idx = train_test_split(
+                    train_idx, test_size=self.validation_fraction, random_state=seed
+                )
+            valid = Dataset(
+                {k: v[valid_idx] for k, v in inputs.items()}, targets[valid_idx]
+            )
+            train_split = predefined_split(valid)
+            callbacks.append(
+                EarlyStopping(
+                    monitor="valid_loss", patience=self.patience, load_best=True
+                )
+            )
+
+        devices = (
+            [torch.device(self.device_).index or 0]
+            if self.device_.startswith("cuda")
+            else []
+        )
+        # fork_rng: the seed drives initialisation, shuffling and dropout without
+        # touching the caller's global RNG state.
+        with torch.random.fork_rng(devices=devices):
+            torch.random.manual_seed(seed)
+            if devices:
+                torch.cuda.manual_seed_all(seed)
+            module = FusionNetwork(
+                input_dims=self.layout_.widths,
+                output_sizes=[n for _, n in tasks],
+                fusion=self.fusion,
+                hidden=self.hidden,
+                dropout=self.dropout,
+                modality_dropout=self.modality_dropout,
+                missing_embedding=self.missing_embedding,
+                fusion_params=fusion_params,
+            )
+            criterion = MultiTaskLoss(tasks, loss_weights, class_weights)
+            self.net_ = NeuralNet(
+                module=module,
+                criterion=criterion,
+                optimizer=torch.optim.AdamW,
+                lr=self.lr,
+                optimizer__weight_decay=self.weight_decay,
+                max_epochs=self.max_epochs,
+                batch_size=self.batch_size,
+                iterator_train__shuffle=True,
+                train_split=train_split,
+                callbacks=callbacks or None,
+                device=self.device_,
+                verbose=self.verbose,
+            )
+            self.net_.fit(
+                {k: v[train_idx] for k, v in inputs.items()}, targets[train_idx]
+            )
+        self.tasks_ = tasks
+        self.n_epochs_ = len(self.net_.history)
+        return self
+
+    def _outputs(self, X) -> np.ndarray:
+        """Raw network outputs (logits and scaled regression values)."""
+        check_is_fitted(self)
+        blocks, present = self._blocks(X, reset=False)
+        inputs = self._scale(blocks, present, fit=False)
+        # A DataLoader draws its base seed from torch's global RNG even without
+        # shuffling: fork_rng keeps predict free of that side effect.
+        with torch.random.fork_rng(devices=[]), torch.inference_mode():
+            out = self.net_.forward(inputs, training=False)
+        return out.float().numpy()
+
+    def _split_outputs(self, out: np.ndarray) -> list[np.ndarray]:
+        parts, col = [], 0
+        for _, n_out in self.tasks_:
+            parts.append(out[:, col : col + n_out])
+            col += n_out
+        return parts
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        net = state.get("net_")
+        if net is not None:
+            # skorch moved a CUDA-trained net to the CPU if this machine lacks CUDA.
+            self.device_ = str(net.device)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def _class_weight_tensor(class_weight, classes, y_index) -> torch.Tensor | None:
+    if class_weight is None:
+        return None
+    known = y_index[y_index >= 0]
+    weights = (
+        compute_class_weight(class_weight, classes=np.arange(len(classes)), y=known)
+        if class_weight == "balanced"
+        else np.asarray([float(class_weight.get(c, 1.0)) for c in classes])
+    )
+    return torch.as_tensor(weights, dtype=torch.float32)
+
+
+_COMMON_DOC = """
+    fusion : {"concat", "gated", "attention", "transformer", "tensor", "lowrank", \
+"late"}, default="concat"
+        How the modality vectors are combined; see :mod:`skmm.fusion` for each
+        formula and its reference.
+    hidden : int, default=64
+        Width of each modality's projection and of the fused trunk.
+    dropout : float, default=0.1
+        Dropout after each projection and in the trunk.
+    modality_dropout : float, default=0.0
+        Training only: the probability of hiding each modality of a row (a row
+        keeps at least one). Makes predictions robust to a modality missing at
+        predict time.
+    missing_embedding : {"learned", "zero"}, default="learned"
+        An absent modality is always masked. "learned" also adds a trained vector
+        per absent modality to the fused representation, so that absence itself
+        can inform the prediction (no photo, no review); "zero" adds nothing.
+    n_heads, n_layers : int, default=4, 1
+        Attention heads and layers of ``fusion="transformer"``.
+    rank : int, default=4
+        Rank of ``fusion="lowrank"``.
+    lr, max_epochs, batch_size, weight_decay : default=1e-3, 100, 64, 1e-4
+        AdamW learning rate and weight decay, epochs and batch size.
+    early_stopping : bool, default=True
+        Hold out ``validation_fraction`` of the rows (stratified for
+        classification) and stop when the validation loss has not improved for
+        ``patience`` epochs, keeping the best epoch's weights. Needs at least 20
+        rows; with fewer, all rows train for ``max_epochs``.
+    validation_fraction : float, default=0.1
+    patience : int, default=10
+    modalities : dict, default=None
+        Modality name to slice, column positions or column names of ``X``
+        (``MultimodalUnion.output_indices_`` works as it is). By default the blocks
+        come from the ``"{modality}__"`` prefixes of a DataFrame's columns or from
+        the keys of a dict of arrays; any other input is one block.
+    device : str, default="auto"
+        "auto" (CUDA, then MPS, then CPU), "cpu", "cuda", "cuda:1", "mps".
+    random_state : int, RandomState or None, default=None
+        Seeds initialisation, shuffling, dropout and the validation split, without
+        changing torch's global random state. Fixed, results repeat on the CPU.
+    verbose : int, default=0
+        1 prints skorch's per-epoch table."""
+
+_COMMON_ATTRS = """
+    layout_ : BlockLayout
+        The modality blocks found in ``X`` (names, columns, indicators).
+    net_ : skorch.NeuralNet
+        The trained network; ``net_.history`` holds the per-epoch losses.
+    n_epochs_ : int
+        Epochs trained (fewer than ``max_epochs`` when early stopping stopped).
+    device_ : str
+        Device the network lives on.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when ``X`` was a DataFrame."""
+
+
+class FusionClassifier(ClassifierMixin, _BaseFusion):
+    __doc__ = f"""Neural fusion classifier over modality blocks.
+
+    Each modality block is standardised, projected to ``hidden`` features, fused by
+    ``fusion`` and classified. A modality absent from a row (its indicator set, or
+    all NaN) is masked, not read as zeros.
+
+    Parameters
+    ----------{_COMMON_DOC}
+    class_weight : "balanced", dict or None, default=None
+        Weights of the classes in the loss.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        The class labels.{_COMMON_ATTRS}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmm import FusionClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> X = {{"image": rng.normal(size=(60, 8)), "text": rng.normal(size=(60, 4))}}
+    >>> y = (X["image"][:, 0] + X["text"][:, 0] > 0).astype(int)
+    >>> clf = FusionClassifier("gated", hidden=16, random_state=0).fit(X, y)
+    >>> clf.predict_proba(X).shape
+    (60, 2)
+    """
+
+    _parameter_constraints = {
+        **_BaseFusion._parameter_constraints,
+        "class_weight": [StrOptions({"balanced"}), dict, None],
+    }
+
+    def __init__(
+        self,
+        fusion: str = "concat",
+        *,
+        hidden: int = 64,
+        dropout: float = 0.1,
+        modality_dropout: float = 0.0,
+        missing_embedding: str = "learned",
+        n_heads: int = 4,
+        n_layers: int = 1,
+        rank: int = 4,
+        lr: float = 1e-3,
+        max_epochs: int = 100,
+        batch_size: int = 64,
+        weight_decay: float = 1e-4,
+        early_stopping: bool = True,
+        validation_fraction: float = 0.1,
+        patience: int = 10,
+        class_weight: dict | str | None = None,
+        modalities: dict | None = None,
+        device: str = "auto",
+        random_state: Any = None,
+        verbose: int = 0,
+    ):
+        super().__init__(
+            fusion,
+            hidden=hidden,
+            dropout=dropout,
+            modality_dropout=modality_dropout,
+            missing_embedding=missing_embedding,
+            n_heads=n_heads,
+            n_layers=n_layers,
+            rank=rank,
+            lr=lr,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            weight_decay=weight_decay,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            patience=patience,
+            modalities=modalities,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
+        )
+        self.class_weight = class_weight
+
+    def _encode_targets(self, y):
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        self.classes_, index = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                "FusionClassifier needs at least 2 classes in y; it has one class: "
+                f"{self.classes_[0]!r}"
+            )
+        weights = _class_weight_tensor(self.class_weight, self.classes_, index)
+        targets = index.astype(np.float32)[:, None]
+        return targets, [("classification", len(self.classes_))], [1.0], [weights]
+
+    def _stratify_labels(self, targets):
+        return targets[:, 0]
+
+    def fit(self, X, y) -> FusionClassifier:
+        """Train on ``X`` (DataFrame, array or dict of arrays) and labels ``y``."""
+        return self._fit(X, y)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities, columns in the order of ``classes_``."""
+        return _softmax(self._outputs(X))
+
+    def predict(self, X) -> np.ndarray:
+        """The most probable class of each row."""
+        logits = self._outputs(X)
+        return self.classes_[np.argmax(logits, axis=1)]
+
+
+class FusionRegressor(RegressorMixin, _BaseFusion):
+    __doc__ = f"""Neural fusion regressor over modality blocks.
+
+    Same network as :class:`FusionClassifier`; the targets are standardised inside
+    (and the predictions scaled back), so neither X nor y needs a scaler.
+
+    Parameters
+    ----------{_COMMON_DOC}
+
+    Attributes
+    ----------
+    n_outputs_ : int
+        Number of targets (``predict`` returns 1-D when ``y`` was 1-D).{_COMMON_ATTRS}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmm import FusionRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = {{"image": rng.normal(size=(60, 8)), "tab": rng.normal(size=(60, 2))}}
+    >>> y = X["image"][:, 0] - 2 * X["tab"][:, 1]
+    >>> reg = FusionRegressor("attention", hidden=16, random_state=0).fit(X, y)
+    >>> reg.predict(X).shape
+    (60,)
+    """
+
+    def _encode_targets(self, y):
+        y = np.asarray(y, dtype=np.float64)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if y.ndim not in (1, 2):
+            raise ValueError(f"y must be 1-D or 2-D; got shape {y.shape}")
+        if not np.isfinite(y).all():
+            raise ValueError("y contains NaN or infinity")
+        self._y_1d = y.ndim == 1
+        y2 = y.reshape(len(y), -1)
+        self.n_outputs_ = y2.shape[1]
+        self.y_mean_ = y2.mean(axis=0)
+        scale = y2.std(axis=0)
+        self.y_scale_ = np.where(scale < 1e-12, 1.0, scale)
+        targets = ((y2 - self.y_mean_) / self.y_scale_).astype(np.float32)
+        return targets, [("regression", self.n_outputs_)], [1.0], [None]
+
+    def fit(self, X, y) -> FusionRegressor:
+        """Train on ``X`` (DataFrame, array or dict of arrays) and targets ``y``."""
+        return self._fit(X, y)
+
+    def predict(self, X) -> np.ndarray:
+        """Predicted targets: 1-D for a 1-D ``y``, else (n_samples, n_outputs)."""
+        out = self._outputs(X) * self.y_scale_ + self.y_mean_
+        return out[:, 0] if self._y_1d else out
+
+
+class FusionMultiTask(_BaseFusion):
+    __doc__ = f"""One fused trunk, several targets: a head and a loss per target.
+
+    ``y`` is a DataFrame (pandas or polars) or 2-D array with one column per
+    target. Each target is a classification task (strings, booleans, integers,
+    categories) or a regression task (floats); ``tasks`` overrides the guess.
+    The loss is the weighted sum ``sum_t w_t L_t`` (cross-entropy for
+    classification, MSE on standardised targets for regression). A missing target
+    value (None/NaN) leaves that row out of that task's loss only, so rows labelled
+    for some tasks still train the trunk.
+
+    Parameters
+    ----------{_COMMON_DOC}
+    tasks : dict, default=None
+        Target name to "classification" or "regression"; unnamed targets are
+        guessed with :func:`sklearn.utils.multiclass.type_of_target`.
+    task_weights : dict, default=None
+        Target name to its loss weight (default 1 each).
+    class_weight : "balanced" or None, default=None
+        Applied to every classification task.
+
+    Attributes
+    ----------
+    targets_ : list of str
+        Target names (DataFrame columns, else ``"y0", "y1", ...``).
+    task_types_ : dict
+        Target name to "classification" or "regression".
+    classes_ : dict
+        Target name to its class labels, for classification targets.{_COMMON_ATTRS}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from skmm import FusionMultiTask
+    >>> rng = np.random.default_rng(0)
+    >>> X = {{"image": rng.normal(size=(80, 8)), "text": rng.normal(size=(80, 4))}}
+    >>> y = pd.DataFrame({{"colour": np.where(X["image"][:, 0] > 0, "red", "blue"),
+    ...                   "price": X["text"][:, 0] * 10.0}})
+    >>> model = FusionMultiTask(hidden=16, random_state=0).fit(X, y)
+    >>> model.task_types_
+    {{'colour': 'classification', 'price': 'regression'}}
+    >>> list(model.predict(X).columns)
+    ['colour', 'price']
+    """
+
+    _parameter_constraints = {
+        **_BaseFusion._parameter_constraints,
+        "tasks": [dict, None],
+        "task_weights": [dict, None],
+        "class_weight": [StrOptions({"balanced"}), None],
+    }
+
+    def __init__(
+        self,
+        fusion: str = "concat",
+        *,
+        hidden: int = 64,
+        dropout: float = 0.1,
+        modality_dropout: float = 0.0,
+        missing_embedding: str = "learned",
+        n_heads: int = 4,
+        n_layers: int = 1,
+        rank: int = 4,
+        lr: float = 1e-3,
+        max_epochs: int = 100,
+        batch_size: int = 64,
+        weight_decay: float = 1e-4,
+        early_stopping: bool = True,
+        validation_fraction: float = 0.1,
+        patience: int = 10,
+        tasks: dict | None = None,
+        task_weights: dict | None = None,
+        class_weight: str | None = None,
+        modalities: dict | None = None,
+        device: str = "auto",
+        random_state: Any = None,
+        verbose: int = 0,
+    ):
+        super().__init__(
+            fusion,
+            hidden=hidden,
+            dropout=dropout,
+            modality_dropout=modality_dropout,
+            missing_embedding=missing_embedding,
+            n_heads=n_heads,
+            n_layers=n_layers,
+            rank=rank,
+            lr=lr,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            weight_decay=weight_decay,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            patience=patience,
+            modalities=modalities,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
+        )
+        self.tasks = tasks
+        self.task_weights = task_weights
+        self.class_weight = class_weight
+
+    def _target_columns(self, y) -> tuple[list[str], list[np.ndarray]]:
+        if hasattr(y, "columns") and not isinstance(y, np.ndarray):
+            names = [str(c) for c in y.columns]
+            return names, [np.asarray(y[c].to_numpy()) for c in y.columns]
+        arr = np.asarray(y)
+        if arr.ndim == 1:
+            arr = arr[:, None]
+        if arr.ndim != 2:
+            raise ValueError(f"y must be 2-D (one column per target); got {arr.shape}")
+        return [f"y{i}" for i in range(arr.shape[1])], list(arr.T)
+
+    def _encode_targets(self, y):
+        names, columns = self._target_columns(y)
+        unknown = set(self.tasks or {}) - set(names)
+        unknown |= set(self.task_weights or {}) - set(names)
+        if unknown:
+            raise ValueError(
+                f"tasks/task_weights name unknown targets {sorted(unknown)}"
+            )
+        self.targets_, self.task_types_, self.classes_ = names, {}, {}
+        self._regression_stats = {}
+        matrices, tasks, weights, class_weights = [], [], [], []
+        for name, col in zip(names, columns, strict=True):
+            missing = pd.isna(pd.Series(col, dtype=object)).to_numpy()
+            known = col[~missing]
+            if len(known) == 0:
+                raise ValueError(f"target {name!r} has no known value")
+            kind = (self.tasks or {}).get(name)
+            if kind is None:
+                kind = (
+                    "regression"
+                    if type_of_target(known) in ("continuous", "continuous-multioutput")
+                    else "classification"
+                )
+            if kind not in ("classification", "regression"):
+                raise ValueError(
+                    f"tasks[{name!r}] must be 'classification' or 'regression'; "
+                    f"got {kind!r}"
+                )
+            self.task_types_[name] = kind
+            if kind == "classification":
+                classes, index = np.unique(
+                    known.astype(str) if _mixed(known) else known, return_inverse=True
+                )
+                if len(classes) < 2:
+                    raise ValueError(
+                        f"target {name!r} has one class ({classes[0]!r}); a "
+                        "classification task needs at least 2"
+                    )
+                full = np.full(len(col), -1.0, dtype=np.float32)
+                full[~missing] = index
+                self.classes_[name] = classes
+                matrices.append(full[:, None])
+                tasks.append(("classification", len(classes)))
+                class_weights.append(
+                    _class_weight_tensor(self.class_weight, classes, full.astype(int))
+                )
+            else:
+                values = np.full(len(col), np.nan)
+                try:
+                    values[~missing] = known.astype(np.float64)
+                except (TypeError, ValueError) as exc:
+                    raise ValueError(
+                        f"target {name!r} is a regression task but holds non-numbers"
+                    ) from exc
+                mean, scale = values[~missing].mean(), values[~missing].std()
+                scale = 1.0 if scale < 1e-12 else scale
+                self._regression_stats[name] = (mean, scale)
+                matrices.append(((values - mean) / scale).astype(np.float32)[:, None])
+                tasks.append(("regression", 1))
+                class_weights.append(None)
+            weights.append(float((self.task_weights or {}).get(name, 1.0)))
+        return np.hstack(matrices), tasks, weights, class_weights
+
+    def _stratify_labels(self, targets):
+        for name, col in zip(self.targets_, targets.T, strict=True):
+            if self.task_types_[name] == "classification" and (col >= 0).all():
+                return col
+        return None
+
+    def fit(self, X, y) -> FusionMultiTask:
+        """Train on ``X`` and the targets in the columns of ``y``."""
+        return self._fit(X, y)
+
+    def predict(self, X) -> pd.DataFrame:
+        """A DataFrame with one column per target."""
+        parts = self._split_outputs(self._outputs(X))
+        out = {}
+        for name, part in zip(self.targets_, parts, strict=True):
+            if self.task_types_[name] == "classification":
+                out[name] = self.classes_[name][np.argmax(part, axis=1)]
+            else:
+                mean, scale = self._regression_stats[name]
+                out[name] = part[:, 0] * scale + mean
+        return pd.DataFrame(out)
+
+    def predict_proba(self, X) -> dict[str, np.ndarray]:
+        """Target name to class probabilities, for each classification target."""
+        parts = self._split_outputs(self._outputs(X))
+        return {
+            name: _softmax(part)
+            for name, part in zip(self.targets_, parts, strict=True)
+            if self.task_types_[name] == "classification"
+        }
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Mean over targets of accuracy (classification) and R^2 (regression),
+        each on the rows where that target is known."""
+        names, columns = self._target_columns(y)
+        if names != self.targets_:
+            raise ValueError(f"y has targets {names}; fitted on {self.targets_}")
+        pred = self.predict(X)
+        scores = []
+        for name, col in zip(names, columns, strict=True):
+            known = ~pd.isna(pd.Series(col, dtype=object)).to_numpy()
+            truth, guess = col[known], pred[name].to_numpy()[known]
+            if self.task_types_[name] == "classification":
+                scores.append(accuracy_score(truth.astype(guess.dtype), guess))
+            else:
+                scores.append(r2_score(truth.astype(float), guess))
+        return float(np.mean(scores))
+
+
+def _mixed(values: np.ndarray) -> bool:
+    """Whether an object column mixes types that np.unique cannot sort."""
+    return len({type(v) for v in values}) > 1

@@ -70,7 +70,7 @@ class _BaseFusion(BaseEstimator):
         *,
         hidden: int = 64,
         dropout: float = 0.1,
-        modality_dropout: float = 0.0,
+        modality_dropout: float = 0.2,
         missing_embedding: str = "learned",
         n_heads: int = 4,
         n_layers: int = 1,
@@ -329,10 +329,13 @@ _COMMON_DOC = """
         Width of each modality's projection and of the fused trunk.
     dropout : float, default=0.1
         Dropout after each projection and in the trunk.
-    modality_dropout : float, default=0.0
+    modality_dropout : float, default=0.2
         Training only: the probability of hiding each modality of a row (a row
-        keeps at least one). Makes predictions robust to a modality missing at
-        predict time.
+        keeps at least one; no effect with one block). Makes predictions robust to
+        a modality missing at predict time, and keeps a strong modality from
+        drowning a weaker one: on the audio-visual digits benchmark 0.2 raised the
+        accuracy of concat fusion from 0.972 to 0.985; on the reviews it changed
+        balanced accuracy by less than the fold-to-fold spread.
     missing_embedding : {"learned", "zero"}, default="learned"
         An absent modality is always masked. "learned" also adds a trained vector
         per absent modality to the fused representation, so that absence itself
@@ -417,7 +420,7 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         *,
         hidden: int = 64,
         dropout: float = 0.1,
-        modality_dropout: float = 0.0,
+        modality_dropout: float = 0.2,
         missing_embedding: str = "learned",
         n_heads: int = 4,
         n_layers: int = 1,
@@ -600,7 +603,7 @@ class FusionMultiTask(_BaseFusion):
         *,
         hidden: int = 64,
         dropout: float = 0.1,
-        modality_dropout: float = 0.0,
+        modality_dropout: float = 0.2,
         missing_embedding: str = "learned",
         n_heads: int = 4,
         n_layers: int = 1,

@@ -27,9 +27,18 @@ def grocery_photos(n: int, split: str = "train") -> list[str]:
 
 
 def load() -> str:
-    """The machine's load averages, to print beside timings on a shared machine."""
+    """The load averages and torch threads, to print beside timings.
+
+    On a machine that other programs keep busy, torch's threads wait on each other
+    and multi-threaded timings collapse: run with ``OMP_NUM_THREADS=1`` there.
+    """
+    import torch
+
     one, five, fifteen = os.getloadavg()
-    return f"load {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores"
+    return (
+        f"load {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores, "
+        f"torch threads {torch.get_num_threads()}"
+    )
 
 
 def best_time(run: Callable[[], object], repeat: int = 2) -> float:

@@ -1,6 +1,12 @@
 """Warnings and errors raised by skmm."""
 
-__all__ = ["DecodeError", "SkmmWarning", "UnreadableValuesWarning"]
+__all__ = [
+    "CacheWarning",
+    "DecodeError",
+    "OutOfMemoryWarning",
+    "SkmmWarning",
+    "UnreadableValuesWarning",
+]
 
 
 class SkmmWarning(UserWarning):
@@ -11,6 +17,21 @@ class UnreadableValuesWarning(SkmmWarning):
     """Some values could not be read and were treated as missing.
 
     Emitted once per ``transform`` call by an encoder with ``on_error="missing"``.
+    """
+
+
+class CacheWarning(SkmmWarning):
+    """The embedding cache cannot be used as asked; encoding goes on without it.
+
+    Emitted once per cache handle and problem: a directory that cannot be written
+    (the cache is used read-only) or read (the cache is skipped).
+    """
+
+
+class OutOfMemoryWarning(SkmmWarning):
+    """The device ran out of memory; the batch was halved and the work retried.
+
+    The smaller batch size is kept in the encoder's ``batch_size_``.
     """
 
 

@@ -8,11 +8,13 @@ default, so that a saved pipeline works offline and on a CPU-only machine).
 
 from __future__ import annotations
 
+import contextlib
+import json
 import math
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from numbers import Integral
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import narwhals.stable.v1 as nw
 import numpy as np
@@ -21,12 +23,24 @@ import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from skmm._config import _check_cache_value, get_config
+from skmm.cache import EmbeddingCache, open_cache
+from skmm.cache._keys import fingerprint_of
 from skmm.encoders._registry import get_or_load
-from skmm.exceptions import UnreadableValuesWarning
+from skmm.exceptions import OutOfMemoryWarning, UnreadableValuesWarning
 
-__all__ = ["BaseEncoder", "is_missing", "resolve_device"]
+__all__ = [
+    "BaseEncoder",
+    "autocast",
+    "is_missing",
+    "is_out_of_memory",
+    "resolve_device",
+    "resolve_precision",
+]
 
 _MAX_LISTED_FAILURES = 5
+_PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+_T = TypeVar("_T")
 
 
 def is_missing(value: Any) -> bool:
@@ -88,6 +102,75 @@ def resolve_device(device: str | torch.device, *, fallback: bool = False) -> str
             return "cpu"
         raise ValueError(f"device={device!r} is not available on this machine")
     return name
+
+
+def resolve_precision(precision: str, device: str) -> str:
+    """Turn a ``precision`` parameter into "fp32", "fp16" or "bf16".
+
+    ``"auto"`` is bf16 autocast on a CUDA device that supports it, fp16 autocast on
+    other CUDA devices, and fp32 elsewhere (CPU, MPS), where reduced precision is
+    rarely faster for inference.
+
+    Examples
+    --------
+    >>> from skmm.encoders import resolve_precision
+    >>> resolve_precision("auto", "cpu"), resolve_precision("fp16", "cpu")
+    ('fp32', 'fp16')
+    """
+    if precision not in _PRECISIONS:
+        raise ValueError(
+            f"precision must be one of {', '.join(map(repr, _PRECISIONS))}, "
+            f"got {precision!r}"
+        )
+    if precision != "auto":
+        return precision
+    if torch.device(device).type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "fp32"
+
+
+def autocast(device: str, precision: str) -> contextlib.AbstractContextManager:
+    """The autocast context of a resolved ``precision`` on ``device``.
+
+    fp32 is no autocast at all; fp16 and bf16 run the model's matrix products and
+    convolutions in that type (``torch.autocast``), the weights staying in fp32.
+
+    Examples
+    --------
+    >>> from skmm.encoders import autocast
+    >>> with autocast("cpu", "fp32"):
+    ...     pass
+    """
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.autocast(torch.device(device).type, dtype=dtype)
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """Whether ``error`` is a device out-of-memory error (CUDA, or MPS's message).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skmm.encoders import is_out_of_memory
+    >>> is_out_of_memory(torch.cuda.OutOfMemoryError("CUDA out of memory"))
+    True
+    >>> is_out_of_memory(ValueError("out of memory"))
+    False
+    """
+    oom = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
+    if isinstance(error, (oom, torch.cuda.OutOfMemoryError)):
+        return True
+    return type(error) is RuntimeError and "MPS backend out of memory" in str(error)
+
+
+def _free_device_memory(device: str) -> None:
+    kind = torch.device(device).type
+    if kind == "cuda" and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    elif kind == "mps" and hasattr(torch, "mps"):
+        torch.mps.empty_cache()
 
 
 def _short_repr(value: Any, limit: int = 80) -> str:
@@ -170,9 +253,18 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
     value gives a row of NaN for that column's block. A bad value raises a
     ``ValueError`` naming the column, the row and the value, or, with
     ``on_error="missing"``, is treated as missing and reported in one warning.
+
+    With an embedding cache (the ``cache`` parameter, or the default of
+    :func:`skmm.set_config`), each item is looked up by its content first; only the
+    misses are decoded and encoded (each distinct one once), and their vectors are
+    stored batch by batch as they come, so an interrupted call keeps its finished
+    batches. Subclasses add ``_weights_digest`` and ``_output_params`` (what
+    changes the vectors) for the cache's encoder fingerprint.
     """
 
     modality: ClassVar[str] = "unknown"
+    # Whether a str value is a file path (images) or the item itself (text).
+    _str_is_path: ClassVar[bool] = False
 
     # -- subclass hooks ---------------------------------------------------------
     def _registry_key(self) -> tuple:
@@ -195,6 +287,14 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
         raise NotImplementedError
 
     def _export_weights(self) -> Any:
+        raise NotImplementedError
+
+    def _weights_digest(self) -> str:
+        """A hash of everything in the loaded model that shapes its output."""
+        raise NotImplementedError
+
+    def _output_params(self) -> dict[str, Any]:
+        """The parameters, besides the weights, that change the vectors."""
         raise NotImplementedError
 
     def _import_weights(self, saved: Any) -> Any:
@@ -251,7 +351,12 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
                 f"with {self.n_features_in_}"
             )
         failures: list[str] = []
-        blocks = [self._transform_column(column, failures) for column in columns]
+        cache = self._resolve_cache()
+        fingerprint = self._fingerprint() if cache is not None else None
+        blocks = [
+            self._transform_column(column, failures, cache, fingerprint)
+            for column in columns
+        ]
         if failures:
             listed = "\n  ".join(failures[:_MAX_LISTED_FAILURES])
             more = len(failures) - _MAX_LISTED_FAILURES
@@ -306,6 +411,8 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
 
     # -- shared machinery -------------------------------------------------------
     def _check_common_params(self) -> None:
+        _check_cache_value(self.cache)
+        resolve_precision(self.precision, "cpu")  # validates
         if self.on_error not in ("raise", "missing"):
             raise ValueError(
                 f"on_error must be 'raise' or 'missing', got {self.on_error!r}"
@@ -321,8 +428,73 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
     def _set_fitted_metadata(self) -> None:
         """Set the attributes derived from the loaded model (``embedding_dim_``...)."""
         self.embedding_dim_ = int(self.model_.dim)
+        self.precision_ = resolve_precision(self.precision, self.device_)
 
-    def _transform_column(self, column: _Column, failures: list[str]) -> np.ndarray:
+    # -- cache ------------------------------------------------------------------
+    def _resolve_cache(self) -> EmbeddingCache | None:
+        """The cache of this call: the ``cache`` parameter, else the global one."""
+        cache = self.cache if self.cache is not None else get_config()["cache"]
+        if cache is None or cache is False:
+            return None
+        if isinstance(cache, EmbeddingCache):
+            return cache
+        return open_cache(cache)
+
+    def _fingerprint_parts(self) -> dict[str, Any]:
+        from skmm import __version__
+
+        entry = self.model_
+        digest = getattr(entry, "_skmm_weights_digest", None)
+        if digest is None:
+            # Once per loaded model and process; clones share the registry entry.
+            digest = self._weights_digest()
+            entry._skmm_weights_digest = digest
+        return {
+            "encoder": f"{type(self).__module__}.{type(self).__qualname__}",
+            "skmm": __version__,
+            "weights": digest,
+            "dim": self.embedding_dim_,
+            "precision": self.precision_,
+            **self._output_params(),
+        }
+
+    def _fingerprint(self) -> str:
+        """The key of this encoder's output: model, weights, preprocessing, version.
+
+        Computed at every ``transform`` (cheap: the weights' hash is computed once
+        per loaded model), so that ``set_params`` after ``fit`` is taken into account.
+        """
+        return fingerprint_of(self._fingerprint_parts())
+
+    # -- device -----------------------------------------------------------------
+    def _retry_on_oom(self, run: Callable[[], _T]) -> _T:
+        """Call ``run()``; on a device out-of-memory error, halve ``batch_size_``
+        and call it again (``run`` reads ``batch_size_``), down to batch size 1."""
+        while True:
+            try:
+                return run()
+            except Exception as exc:
+                if not is_out_of_memory(exc) or self.batch_size_ <= 1:
+                    raise
+                old = self.batch_size_
+                self.batch_size_ = max(1, old // 2)
+                del exc
+                _free_device_memory(self.device_)
+                warnings.warn(
+                    f"{type(self).__name__}: {self.device_} ran out of memory at "
+                    f"batch size {old}; retrying with {self.batch_size_}",
+                    OutOfMemoryWarning,
+                    stacklevel=4,
+                )
+
+    # -- encoding -----------------------------------------------------------------
+    def _transform_column(
+        self,
+        column: _Column,
+        failures: list[str],
+        cache: EmbeddingCache | None = None,
+        fingerprint: str | None = None,
+    ) -> np.ndarray:
         values = column.values
         out = np.full((len(values), self.embedding_dim_), np.nan, dtype=np.float32)
         rows: list[int] = []
@@ -348,12 +520,72 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
             items.append(value)
         if not items:
             return out
+        if cache is not None and fingerprint is not None:
+            self._encode_cached(items, rows, out, bad, cache, fingerprint)
+            return out
         rows_array = np.asarray(rows)
         for positions, vectors in self._encode(
             items, lambda pos, reason: bad(rows[pos], reason)
         ):
             out[rows_array[positions]] = vectors
         return out
+
+    def _encode_cached(
+        self,
+        items: list,
+        rows: list[int],
+        out: np.ndarray,
+        bad: Callable[[int, str], None],
+        cache: EmbeddingCache,
+        fingerprint: str,
+    ) -> None:
+        """Fill ``out`` from the cache; decode and encode the misses, each distinct
+        item once, storing their vectors batch by batch."""
+        keys = [cache.item_key(v, paths=self._str_is_path) for v in items]
+        keyed = [i for i, k in enumerate(keys) if k is not None]
+        found, vectors = cache.get_many(
+            fingerprint, [keys[i] for i in keyed], self.embedding_dim_
+        )
+        rows_array = np.asarray(rows)
+        hits = np.asarray(keyed, dtype=np.intp)[found] if keyed else []
+        out[rows_array[hits]] = vectors
+        # The misses, grouped by key: each distinct item is encoded once.
+        todo: list[list[int]] = []
+        slot: dict[bytes, int] = {}
+        for i, hit in zip(keyed, found, strict=True):
+            if hit:
+                continue
+            if keys[i] in slot:
+                todo[slot[keys[i]]].append(i)
+            else:
+                slot[keys[i]] = len(todo)
+                todo.append([i])
+        todo.extend([i] for i, k in enumerate(keys) if k is None)
+        if not todo:
+            return
+
+        def fail(position: int, reason: str) -> None:
+            for i in todo[position]:
+                bad(rows[i], reason)
+
+        parts = self._fingerprint_parts()
+        description = json.dumps(parts, sort_keys=True, default=str)
+        todo_items = [items[group[0]] for group in todo]
+        for positions, batch in self._encode(todo_items, fail):
+            store_keys, store_rows = [], []
+            for position, vector in zip(positions.tolist(), batch, strict=True):
+                group = todo[position]
+                out[rows_array[group]] = vector
+                if keys[group[0]] is not None:
+                    store_keys.append(keys[group[0]])
+                    store_rows.append(vector)
+            if store_keys:
+                cache.put_many(
+                    fingerprint,
+                    store_keys,
+                    np.stack(store_rows),
+                    description=description,
+                )
 
     def _batch_size(self, auto: dict[str, int]) -> int:
         if self.batch_size != "auto":
@@ -372,6 +604,9 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
 
     def __setstate__(self, state):
         saved = state.pop("_saved_weights", None)
+        # Pickles from before these parameters existed.
+        state.setdefault("cache", None)
+        state.setdefault("precision", "auto")
         super().__setstate__(state)
         if "model_" in state:
             # A model saved on a GPU machine loads on the CPU of one without it.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -12,12 +13,16 @@ from typing import Any
 
 import numpy as np
 
-from skmm.encoders._base import BaseEncoder
+from skmm.cache._keys import weights_digest
+from skmm.encoders._base import BaseEncoder, autocast
 from skmm.encoders._registry import get_or_load
 
 __all__ = ["TextEncoder"]
 
 _AUTO_BATCH_SIZE = {"cpu": 32, "cuda": 128, "mps": 64}
+# Texts per call of the model's encode: 32 batches, at least 1,024.
+_MIN_CHUNK = 1024
+_CHUNK_BATCHES = 32
 _MINILM_NAMES = ("all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2")
 
 
@@ -62,8 +67,8 @@ def _sentence_model(source: str, device: str) -> _SentenceModel:
 class TextEncoder(BaseEncoder):
     """Encode text with a frozen sentence-transformers model.
 
-    Each distinct string of a call is encoded once, and sentence-transformers sorts
-    texts by length so that batches carry little padding.
+    Each distinct string of a call is encoded once, longest first so that batches
+    carry little padding, in chunks: memory stays bounded for any number of texts.
 
     Parameters
     ----------
@@ -76,9 +81,18 @@ class TextEncoder(BaseEncoder):
     max_length : int or None, default=None
         Truncate texts to this many tokens; None keeps the model's own limit.
     batch_size : int or "auto", default="auto"
-        Texts per forward pass; "auto" is 32 on CPU, 128 on CUDA, 64 on MPS.
+        Texts per forward pass; "auto" is 32 on CPU, 128 on CUDA, 64 on MPS. On a
+        device out-of-memory error the batch is halved and retried.
     device : str, default="auto"
         "auto" (CUDA, then MPS, then CPU), or any torch device string.
+    precision : {"auto", "fp32", "fp16", "bf16"}, default="auto"
+        Autocast precision of the forward pass. "auto": bf16 on CUDA devices that
+        support it, else fp16 on CUDA, fp32 on CPU and MPS. Outputs are float32.
+    cache : str, os.PathLike, EmbeddingCache, False or None, default=None
+        An embedding cache (a directory or a :class:`~skmm.cache.EmbeddingCache`):
+        a text already encoded by the same model and parameters is looked up
+        instead of encoded. None uses the default of :func:`skmm.set_config` (no
+        cache unless set); False uses no cache.
     on_error : {"raise", "missing"}, default="raise"
         What a value that is not a string does: raise a ``ValueError`` naming column,
         row and value, or count as missing (with one ``UnreadableValuesWarning``).
@@ -94,6 +108,8 @@ class TextEncoder(BaseEncoder):
         Width of the vector of one text.
     batch_size_ : int
         The batch size in use.
+    precision_ : str
+        The precision in use: "fp32", "fp16" or "bf16".
     device_ : str
         The device in use.
     n_features_in_ : int
@@ -125,6 +141,8 @@ class TextEncoder(BaseEncoder):
         max_length: int | None = None,
         batch_size: int | str = "auto",
         device: str = "auto",
+        precision: str = "auto",
+        cache: Any = None,
         on_error: str = "raise",
         save_weights: bool = True,
         verbose: bool = False,
@@ -134,6 +152,8 @@ class TextEncoder(BaseEncoder):
         self.max_length = max_length
         self.batch_size = batch_size
         self.device = device
+        self.precision = precision
+        self.cache = cache
         self.on_error = on_error
         self.save_weights = save_weights
         self.verbose = verbose
@@ -162,28 +182,76 @@ class TextEncoder(BaseEncoder):
             return None
         return f"expected a str, got {type(value).__name__}"
 
+    def _weights_digest(self) -> str:
+        entry: _SentenceModel = self.model_
+        digest = hashlib.blake2b(digest_size=16)
+        digest.update(weights_digest(entry.model).encode())
+        tokenizer = entry.model.tokenizer
+        backend = getattr(tokenizer, "backend_tokenizer", None)
+        if backend is not None:
+            digest.update(backend.to_str().encode())
+        else:
+            digest.update(json.dumps(tokenizer.get_vocab(), sort_keys=True).encode())
+        return digest.hexdigest()
+
+    def _output_params(self) -> dict[str, Any]:
+        entry: _SentenceModel = self.model_
+        with entry.lock:
+            modules = repr(entry.model)
+            max_length = self.max_length or entry.model.max_seq_length
+        return {
+            "modules": modules,
+            "normalize": bool(self.normalize),
+            "max_length": max_length,
+        }
+
     def _encode(
         self, values: list, fail: Callable[[int, str], None]
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        entry: _SentenceModel = self.model_
+        from tqdm.auto import tqdm
+
         unique = list(dict.fromkeys(values))
         slot = {text: i for i, text in enumerate(unique)}
+        inverse = np.fromiter(
+            (slot[v] for v in values), dtype=np.intp, count=len(values)
+        )
+        # Longest first (as sentence-transformers sorts), then in chunks: the
+        # batches carry little padding and memory is bounded by the chunk.
+        order = sorted(range(len(unique)), key=lambda i: -len(unique[i]))
+        rank = np.empty(len(unique), dtype=np.intp)
+        rank[order] = np.arange(len(unique))
+        row_rank = rank[inverse]
+        rows_by_rank = np.argsort(row_rank, kind="stable")
+        sorted_ranks = row_rank[rows_by_rank]
+        chunk = max(_MIN_CHUNK, _CHUNK_BATCHES * self.batch_size_)
+        with tqdm(
+            total=len(unique), desc=type(self).__name__, disable=not self.verbose
+        ) as progress:
+            for start in range(0, len(unique), chunk):
+                texts = [unique[i] for i in order[start : start + chunk]]
+                vectors = self._retry_on_oom(lambda t=texts: self._encode_texts(t))
+                lo, hi = np.searchsorted(sorted_ranks, [start, start + len(texts)])
+                yield rows_by_rank[lo:hi], vectors[sorted_ranks[lo:hi] - start]
+                progress.update(len(texts))
+
+    def _encode_texts(self, texts: list[str]) -> np.ndarray:
+        entry: _SentenceModel = self.model_
         with entry.lock:
             saved_length = entry.model.max_seq_length
             if self.max_length is not None:
                 entry.model.max_seq_length = self.max_length
             try:
-                vectors = entry.model.encode(
-                    unique,
-                    batch_size=self.batch_size_,
-                    normalize_embeddings=self.normalize,
-                    convert_to_numpy=True,
-                    show_progress_bar=bool(self.verbose),
-                )
+                with autocast(self.device_, self.precision_):
+                    vectors = entry.model.encode(
+                        texts,
+                        batch_size=self.batch_size_,
+                        normalize_embeddings=self.normalize,
+                        convert_to_numpy=True,
+                        show_progress_bar=False,
+                    )
             finally:
                 entry.model.max_seq_length = saved_length
-        index = np.fromiter((slot[v] for v in values), dtype=np.intp, count=len(values))
-        yield np.arange(len(values)), np.asarray(vectors, dtype=np.float32)[index]
+        return np.asarray(vectors, dtype=np.float32)
 
     def _export_weights(self) -> dict[str, bytes]:
         with tempfile.TemporaryDirectory() as tmp:

@@ -7,9 +7,9 @@ modality is present in the row, and returns the fused representation of shape
 ``(batch, out_dim)``. Absent modalities are *masked*: their raw values never reach
 the network, and they take no part in the fusion (a softmax weight of zero, a padded
 key, the ``[1; 0]`` of tensor fusion, a left-out term of a mean). That differs from
-feeding the zeros a union writes for them, which the network would read as data. The network in
-:mod:`skmm.fusion._neural` guarantees that every row has at least one modality in
-``mask``.
+feeding the zeros a union writes for them, which the network would read as data.
+The network in :mod:`skmm.fusion._network` makes sure every row has at least one
+modality in ``mask``.
 
 The family follows DESIGN section 5; :data:`FUSIONS` maps each name to its class.
 """

@@ -1,0 +1,461 @@
+"""EmbeddingCache: a content-addressed store of vectors in one SQLite file (WAL mode).
+
+Why SQLite (measured by ``benchmarks/cache_stores.py``: 100,000 vectors of 512 float32,
+2 cores): it is in the standard library, its transactions are atomic across a killed
+process, and in WAL mode readers never wait for the one writer while writers queue
+behind a busy timeout, which is what ``GridSearchCV(n_jobs=...)`` needs. Layout: a
+rowid table with a unique index on (encoder, item), 16 KiB pages and memory-mapped
+reads; the textbook ``WITHOUT ROWID`` layout is 5x slower here because a 2 KiB vector
+overflows its 4 KiB pages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import threading
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from skmm.cache._keys import item_digest
+from skmm.exceptions import CacheWarning
+
+__all__ = ["CacheInfo", "EmbeddingCache", "open_cache"]
+
+_FILENAME = "embeddings-v1.sqlite3"
+_QUERY_CHUNK = 500  # keys per SELECT ... IN (...): well under SQLite's variable limit
+_FILE_KEYS = ("content", "stat")
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS vectors (ns INTEGER NOT NULL, item BLOB NOT NULL, "
+    "data BLOB NOT NULL)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS vectors_key ON vectors (ns, item)",
+    "CREATE TABLE IF NOT EXISTS encoders (ns INTEGER PRIMARY KEY, "
+    "fingerprint TEXT NOT NULL, description TEXT)",
+)
+
+
+class CacheInfo(NamedTuple):
+    """Counters of one cache handle in this process (as ``functools`` has them).
+
+    ``hits`` and ``misses`` count item lookups, ``writes`` the vectors stored.
+    """
+
+    hits: int
+    misses: int
+    writes: int
+
+
+def _namespace(fingerprint: str) -> int:
+    digest = hashlib.blake2b(fingerprint.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little", signed=True)
+
+
+class EmbeddingCache:
+    """An on-disk, content-addressed cache of embedding vectors.
+
+    One vector is stored per (encoder fingerprint, item content): the fingerprint
+    covers the model's weights, its preprocessing parameters and the skmm version,
+    and the item key is a hash of the item's bytes (the text, the file, the array),
+    so a renamed file still hits and a changed file or a changed encoder misses.
+    Lookups are per item, so shuffled or different cross-validation folds hit too.
+
+    The store is one SQLite database in WAL mode: several processes may read and
+    write at once (``GridSearchCV(n_jobs=2)``), and a process killed mid-write
+    leaves no partial entry. A directory that cannot be written is used read-only,
+    and one that cannot be read disables the cache, each with one
+    :class:`~skmm.exceptions.CacheWarning`; encoding never fails because of the
+    cache. The handle pickles as its settings (the directory), not a connection.
+
+    Parameters
+    ----------
+    directory : str or os.PathLike
+        Where the database lives (created if needed), shared by every encoder.
+    file_key : {"content", "stat"}, default="content"
+        How a file path is keyed. "content" hashes the file's bytes (about 35 us for
+        a 20 KiB photo in the page cache, 5% of decoding and resizing it): a changed
+        file never hits a stale entry. "stat" hashes (absolute path, size,
+        modification time) in about 4 us and never reads the file: for large files
+        or slow and network disks. A file rewritten with the same size and
+        modification time would hit a stale entry; a renamed one misses.
+    timeout : float, default=60.0
+        Seconds a writer waits for another process's write to finish.
+
+    Attributes
+    ----------
+    directory : pathlib.Path
+        The cache directory.
+    path : pathlib.Path
+        The database file.
+
+    See Also
+    --------
+    skmm.set_config : Set a default cache for every encoder.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from skmm.cache import EmbeddingCache
+    >>> tmp = tempfile.mkdtemp()
+    >>> cache = EmbeddingCache(tmp)
+    >>> keys = [cache.item_key("a"), cache.item_key("b")]
+    >>> cache.put_many("my-encoder", keys[:1], np.ones((1, 3), dtype=np.float32))
+    >>> found, vectors = cache.get_many("my-encoder", keys, dim=3)
+    >>> found.tolist(), vectors.shape
+    ([True, False], (1, 3))
+    >>> cache.cache_info()
+    CacheInfo(hits=1, misses=1, writes=1)
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike,
+        *,
+        file_key: str = "content",
+        timeout: float = 60.0,
+    ):
+        if file_key not in _FILE_KEYS:
+            raise ValueError(f"file_key must be 'content' or 'stat', got {file_key!r}")
+        self.directory = Path(directory).expanduser()
+        self.path = self.directory / _FILENAME
+        self.file_key = file_key
+        self.timeout = float(timeout)
+        self._init_runtime()
+
+    def _init_runtime(self) -> None:
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        self._pid: int | None = None
+        self._inherited: list[sqlite3.Connection] = []
+        self._mode = "closed"  # "rw", "ro", "off"
+        self._known_ns: set[int] = set()
+        self._hits = self._misses = self._writes = 0
+
+    # -- pickling and cloning: the settings travel, the connection does not ------
+    def __getstate__(self) -> dict[str, Any]:
+        return {
+            "directory": self.directory,
+            "file_key": self.file_key,
+            "timeout": self.timeout,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.directory = Path(state["directory"])
+        self.path = self.directory / _FILENAME
+        self.file_key = state["file_key"]
+        self.timeout = state["timeout"]
+        self._init_runtime()
+
+    def __deepcopy__(self, memo: dict) -> EmbeddingCache:
+        # ``clone`` deep-copies non-estimator parameters: clones share this handle
+        # (one connection, one set of counters), as they share the files.
+        return self
+
+    def __repr__(self) -> str:
+        extra = "" if self.file_key == "content" else f", file_key={self.file_key!r}"
+        return f"EmbeddingCache({str(self.directory)!r}{extra})"
+
+    # -- connection ---------------------------------------------------------------
+    def _warn(self, message: str) -> None:
+        warnings.warn(f"{self!r}: {message}", CacheWarning, stacklevel=4)
+
+    def _connection(self) -> sqlite3.Connection | None:
+        """This process's connection, opened on first use; None when disabled."""
+        pid = os.getpid()
+        if self._pid != pid:
+            if self._conn is not None:
+                # Never close a connection inherited through fork: keep it alive.
+                self._inherited.append(self._conn)
+            self._conn, self._pid, self._mode = None, pid, "closed"
+            self._known_ns = set()
+        if self._mode == "closed":
+            self._open()
+        return self._conn
+
+    def _open(self) -> None:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                self.path,
+                timeout=self.timeout,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            try:
+                # Page size only counts before the first table is created.
+                conn.execute("PRAGMA page_size=16384")
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                for statement in _SCHEMA:
+                    conn.execute(statement)
+            except sqlite3.Error:
+                conn.close()
+                raise
+            self._mode = "rw"
+        except (OSError, sqlite3.Error) as exc:
+            conn = self._open_read_only(exc)
+            if conn is None:
+                return
+        conn.execute("PRAGMA mmap_size=1073741824")
+        self._conn = conn
+
+    def _open_read_only(self, error: Exception) -> sqlite3.Connection | None:
+        try:
+            uri = f"{self.path.resolve().as_uri()}?mode=ro"
+            conn = sqlite3.connect(
+                uri, uri=True, timeout=self.timeout, check_same_thread=False
+            )
+            conn.execute("SELECT count(*) FROM vectors WHERE ns = 0").fetchone()
+        except (OSError, sqlite3.Error, ValueError):
+            self._mode = "off"
+            self._warn(
+                f"cannot be opened ({type(error).__name__}: {error}); encoding "
+                "without a cache"
+            )
+            return None
+        self._mode = "ro"
+        self._warn(
+            f"is read-only ({type(error).__name__}: {error}); cached vectors are "
+            "used but new ones are not stored"
+        )
+        return conn
+
+    def _failed(self, error: Exception, writing: bool) -> None:
+        if writing and self._mode == "rw":
+            self._mode = "ro"
+            self._warn(
+                f"cannot store vectors ({type(error).__name__}: {error}); cached "
+                "vectors are used but new ones are not stored"
+            )
+        else:
+            self._mode = "off"
+            self._warn(
+                f"cannot be read ({type(error).__name__}: {error}); encoding "
+                "without a cache"
+            )
+
+    # -- keys ---------------------------------------------------------------------
+    def item_key(self, value: Any, *, paths: bool = False) -> bytes | None:
+        """The content key of one item (16 bytes), or None if it cannot be keyed.
+
+        Parameters
+        ----------
+        value : str, os.PathLike, bytes, numpy.ndarray or PIL.Image.Image
+            A text (or, with ``paths=True``, a file path), bytes, an array or an
+            image.
+        paths : bool, default=False
+            Whether a ``str`` names a file (keyed by ``file_key``) or is a text.
+
+        Returns
+        -------
+        key : bytes or None
+        """
+        return item_digest(value, paths=paths, file_key=self.file_key)
+
+    # -- lookups and writes -------------------------------------------------------
+    def get_many(
+        self, fingerprint: str, keys: Sequence[bytes], dim: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Look up many items of one encoder at once.
+
+        Parameters
+        ----------
+        fingerprint : str
+            The encoder's fingerprint.
+        keys : sequence of bytes
+            Item keys (from :meth:`item_key`).
+        dim : int
+            The vector width; a stored vector of another width counts as a miss.
+
+        Returns
+        -------
+        found : ndarray of bool, shape (len(keys),)
+            Which keys were found.
+        vectors : ndarray of float32, shape (found.sum(), dim)
+            The vectors of the found keys, in the order of ``keys``.
+        """
+        keys = list(keys)
+        empty = np.zeros((0, dim), dtype=np.float32)
+        if not keys:
+            return np.zeros(0, dtype=bool), empty
+        ns = _namespace(fingerprint)
+        nbytes = dim * 4
+        stored: dict[bytes, bytes] = {}
+        with self._lock:
+            conn = self._connection()
+            if conn is not None:
+                try:
+                    for start in range(0, len(keys), _QUERY_CHUNK):
+                        chunk = keys[start : start + _QUERY_CHUNK]
+                        marks = ",".join("?" * len(chunk))
+                        stored.update(
+                            conn.execute(
+                                "SELECT item, data FROM vectors "
+                                f"WHERE ns = ? AND item IN ({marks})",
+                                (ns, *chunk),
+                            )
+                        )
+                except sqlite3.Error as exc:
+                    self._failed(exc, writing=False)
+                    stored = {}
+            found = np.fromiter(
+                (len(stored.get(k, b"")) == nbytes for k in keys),
+                dtype=bool,
+                count=len(keys),
+            )
+            n_found = int(found.sum())
+            self._hits += n_found
+            self._misses += len(keys) - n_found
+        if not n_found:
+            return found, empty
+        data = b"".join(stored[k] for k, f in zip(keys, found, strict=True) if f)
+        return found, np.frombuffer(data, dtype=np.float32).reshape(n_found, dim)
+
+    def put_many(
+        self,
+        fingerprint: str,
+        keys: Sequence[bytes],
+        vectors: np.ndarray,
+        *,
+        description: str | None = None,
+    ) -> None:
+        """Store the vectors of many items of one encoder, in one transaction.
+
+        A key already present keeps its vector (the same content gives the same
+        vector). A failure to write (read-only directory, full disk) is reported
+        once as a :class:`~skmm.exceptions.CacheWarning`, never raised.
+
+        Parameters
+        ----------
+        fingerprint : str
+            The encoder's fingerprint.
+        keys : sequence of bytes
+            Item keys, one per row of ``vectors``.
+        vectors : ndarray of shape (len(keys), dim)
+            The vectors, stored as float32.
+        description : str, optional
+            What the fingerprint stands for (stored once, for inspection).
+        """
+        keys = list(keys)
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if len(keys) != len(vectors):
+            raise ValueError(f"{len(keys)} keys for {len(vectors)} vectors")
+        if not keys:
+            return
+        ns = _namespace(fingerprint)
+        rows = [(ns, k, v.tobytes()) for k, v in zip(keys, vectors, strict=True)]
+        with self._lock:
+            conn = self._connection()
+            if conn is None or self._mode != "rw":
+                return
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    if ns not in self._known_ns:
+                        conn.execute(
+                            "INSERT OR IGNORE INTO encoders VALUES (?, ?, ?)",
+                            (ns, fingerprint, description),
+                        )
+                    conn.executemany(
+                        "INSERT OR IGNORE INTO vectors (ns, item, data) "
+                        "VALUES (?, ?, ?)",
+                        rows,
+                    )
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                self._failed(exc, writing=True)
+                return
+            self._known_ns.add(ns)
+            self._writes += len(rows)
+
+    # -- inspection and maintenance -------------------------------------------------
+    def cache_info(self) -> CacheInfo:
+        """Hits, misses and writes of this handle in this process.
+
+        Returns
+        -------
+        info : CacheInfo
+            A named tuple ``(hits, misses, writes)``.
+        """
+        with self._lock:
+            return CacheInfo(self._hits, self._misses, self._writes)
+
+    def reset_info(self) -> None:
+        """Set the counters of :meth:`cache_info` back to zero."""
+        with self._lock:
+            self._hits = self._misses = self._writes = 0
+
+    def __len__(self) -> int:
+        with self._lock:
+            conn = self._connection()
+            if conn is None:
+                return 0
+            try:
+                return int(conn.execute("SELECT count(*) FROM vectors").fetchone()[0])
+            except sqlite3.Error as exc:
+                self._failed(exc, writing=False)
+                return 0
+
+    def clear(self) -> None:
+        """Delete every stored vector (of every encoder) from the cache."""
+        with self._lock:
+            conn = self._connection()
+            if conn is None or self._mode != "rw":
+                raise OSError(f"{self!r} is not writable")
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("DELETE FROM vectors")
+            conn.execute("DELETE FROM encoders")
+            conn.execute("COMMIT")
+            self._known_ns = set()
+
+    def close(self) -> None:
+        """Close this process's connection (it reopens on the next use)."""
+        with self._lock:
+            if self._conn is not None and self._pid == os.getpid():
+                self._conn.close()
+            self._conn, self._mode = None, "closed"
+
+
+_OPEN: dict[tuple, EmbeddingCache] = {}
+_OPEN_LOCK = threading.Lock()
+
+
+def open_cache(directory: str | os.PathLike) -> EmbeddingCache:
+    """The process's shared handle of the cache in ``directory``.
+
+    Encoders given a path (or the default from :func:`skmm.set_config`) share one
+    handle per directory, hence one connection and one set of counters.
+
+    Parameters
+    ----------
+    directory : str or os.PathLike
+        The cache directory.
+
+    Returns
+    -------
+    cache : EmbeddingCache
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from skmm.cache import open_cache
+    >>> tmp = tempfile.mkdtemp()
+    >>> open_cache(tmp) is open_cache(tmp)
+    True
+    """
+    key = (os.path.abspath(os.path.expanduser(os.fspath(directory))),)
+    with _OPEN_LOCK:
+        cache = _OPEN.get(key)
+        if cache is None:
+            cache = _OPEN[key] = EmbeddingCache(key[0])
+        return cache

@@ -3,8 +3,10 @@
 The public API is re-exported here; the implementation lives in private modules.
 """
 
+from skmm._config import config_context, get_config, set_config
+from skmm.cache import EmbeddingCache
 from skmm.compose import MultimodalUnion, make_multimodal_union
-from skmm.encoders import ImageEncoder, TextEncoder
+from skmm.encoders import AudioEncoder, ImageEncoder, TextEncoder, VideoEncoder
 from skmm.fusion import (
     FusionClassifier,
     FusionMultiTask,
@@ -16,6 +18,8 @@ from skmm.fusion import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AudioEncoder",
+    "EmbeddingCache",
     "FusionClassifier",
     "FusionMultiTask",
     "FusionRegressor",
@@ -24,6 +28,10 @@ __all__ = [
     "LateFusionRegressor",
     "MultimodalUnion",
     "TextEncoder",
+    "VideoEncoder",
     "__version__",
+    "config_context",
+    "get_config",
     "make_multimodal_union",
+    "set_config",
 ]

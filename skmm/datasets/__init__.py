@@ -1,5 +1,6 @@
 """Loaders for the demo and benchmark data."""
 
+from skmm.datasets._av_digits import load_av_digits
 from skmm.datasets._reviews import load_womens_reviews
 
-__all__ = ["load_womens_reviews"]
+__all__ = ["load_av_digits", "load_womens_reviews"]

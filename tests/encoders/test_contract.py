@@ -16,7 +16,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, cross_validate
 from sklearn.pipeline import make_pipeline
 
-from skmm import ImageEncoder, TextEncoder
+from skmm import AudioEncoder, ImageEncoder, TextEncoder, VideoEncoder
+from tests._media import tone, write_audio, write_video
 from tests.conftest import TINY_BN_MODEL, make_image, run_python
 
 TEXTS = [
@@ -43,10 +44,33 @@ def text_case(minilm_path):
     return encoder, list(TEXTS), "normalize", [False, True]
 
 
-@pytest.fixture(params=["image", "text"])
+def audio_case(tmp_path):
+    pytest.importorskip("soundfile")
+    paths = [
+        write_audio(tmp_path / f"clip{i}.wav", tone(300 + 150 * i, 0.2 + 0.05 * i))
+        for i in range(8)
+    ]
+    encoder = AudioEncoder(
+        TINY_BN_MODEL, pretrained=False, device="cpu", max_seconds=0.5
+    )
+    return encoder, paths * 2, "max_seconds", [0.4, 0.5]
+
+
+def video_case(tmp_path):
+    pytest.importorskip("av")
+    paths = [write_video(tmp_path / f"clip{i}.mp4", i % 3, n=4) for i in range(8)]
+    encoder = VideoEncoder(TINY_BN_MODEL, pretrained=False, device="cpu", n_frames=2)
+    return encoder, paths * 2, "pool", ["mean", "max"]
+
+
+@pytest.fixture(params=["image", "text", "audio", "video"])
 def case(request):
     if request.param == "image":
         return image_case()
+    if request.param == "audio":
+        return audio_case(request.getfixturevalue("tmp_path"))
+    if request.param == "video":
+        return video_case(request.getfixturevalue("tmp_path"))
     return text_case(request.getfixturevalue("minilm_path"))
 
 

@@ -1,0 +1,554 @@
+"""AudioEncoder: spectrogram CNNs (timm) or speech models (transformers)."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import math
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from numbers import Real
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from skmm.cache._keys import weights_digest
+from skmm.encoders._base import BaseEncoder, autocast
+from skmm.encoders._image import ImageEncoder, _auto_num_workers
+from skmm.encoders._pooling import encode_stacks
+from skmm.encoders._registry import get_or_load
+from skmm.exceptions import DecodeError
+from skmm.io import check_audio, decode_audio, resample_audio
+
+__all__ = ["AudioEncoder", "log_mel_spectrogram"]
+
+# The spectrogram of the timm backend: 16 kHz, 25 ms windows every 10 ms, 128 mel
+# bands up to 8 kHz, in dB over an 80 dB range (AudioSet / AST conventions).
+_SPEC_RATE = 16_000
+_N_FFT = 400
+_HOP = 160
+_TOP_DB = 80.0
+_LONG_CLIPS = ("windows", "crop")
+# Spectrograms are resized to the model's input size: the batch sizes of images.
+_AUTO_BATCH_SIZE = {"cpu": 4, "cuda": 64, "mps": 32}
+
+
+@functools.lru_cache(maxsize=8)
+def _mel_filters(n_mels: int, n_fft: int, rate: int) -> torch.Tensor:
+    """Triangular filters on the HTK mel scale, shape ``(n_fft // 2 + 1, n_mels)``."""
+
+    def mel(f):
+        return 2595.0 * np.log10(1.0 + np.asarray(f) / 700.0)
+
+    def hz(m):
+        return 700.0 * (10.0 ** (np.asarray(m) / 2595.0) - 1.0)
+
+    freqs = np.linspace(0, rate / 2, n_fft // 2 + 1)
+    edges = hz(np.linspace(mel(0.0), mel(rate / 2), n_mels + 2))
+    lower, centre, upper = edges[:-2], edges[1:-1], edges[2:]
+    up = (freqs[:, None] - lower) / (centre - lower)
+    down = (upper - freqs[:, None]) / (upper - centre)
+    return torch.from_numpy(np.maximum(0.0, np.minimum(up, down)).astype(np.float32))
+
+
+def log_mel_spectrogram(
+    waves: torch.Tensor, n_mels: int = 128, sample_rate: int = _SPEC_RATE
+) -> torch.Tensor:
+    """Log-mel spectrograms scaled to [0, 1], one per waveform.
+
+    Power spectrogram (25 ms Hann windows every 10 ms at 16 kHz), ``n_mels``
+    triangular mel bands, decibels over the top 80 dB of each waveform mapped to
+    [0, 1] (1 is the loudest bin). Silence (all zeros) maps to 0. Low frequencies
+    are at the bottom row, as in a picture of a spectrogram.
+
+    Parameters
+    ----------
+    waves : Tensor of shape (n, n_samples), float32
+        Waveforms of equal length.
+    n_mels : int, default=128
+        Mel bands (image height).
+    sample_rate : int, default=16000
+        Sample rate of ``waves``.
+
+    Returns
+    -------
+    spectrograms : Tensor of shape (n, n_mels, 1 + n_samples // hop), float32
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skmm.encoders._audio import log_mel_spectrogram
+    >>> spec = log_mel_spectrogram(torch.zeros(2, 16000))
+    >>> tuple(spec.shape), float(spec.max())
+    ((2, 128, 101), 0.0)
+    """
+    n_fft = round(_N_FFT * sample_rate / _SPEC_RATE)
+    hop = round(_HOP * sample_rate / _SPEC_RATE)
+    window = torch.hann_window(n_fft, device=waves.device)
+    stft = torch.stft(
+        waves, n_fft, hop, window=window, center=True, pad_mode="constant",
+        return_complex=True,
+    )  # fmt: skip
+    power = stft.real**2 + stft.imag**2
+    filters = _mel_filters(n_mels, n_fft, sample_rate).to(waves.device)
+    mel = torch.einsum("nft,fm->nmt", power, filters)
+    db = 10.0 * torch.log10(mel.clamp_min(1e-10))
+    top = db.amax(dim=(1, 2), keepdim=True)
+    scaled = ((db - top + _TOP_DB) / _TOP_DB).clamp_min(0.0)
+    scaled = torch.where(top > -100.0 + 1e-3, scaled, torch.zeros_like(scaled))
+    return scaled.flip(1)
+
+
+def _windows(wave: np.ndarray, length: int, long_clips: str) -> np.ndarray:
+    """Cut a waveform into windows of ``length`` samples, the last padded with
+    silence; "crop" keeps the first window only."""
+    count = max(1, math.ceil(len(wave) / length))
+    if long_clips == "crop":
+        count = 1
+    out = np.zeros((count, length), dtype=np.float32)
+    flat = out.reshape(-1)
+    n = min(len(wave), len(flat))
+    flat[:n] = wave[:n]
+    return out
+
+
+@dataclass
+class _HFAudioModel:
+    """A loaded transformers audio model with its feature extractor."""
+
+    module: torch.nn.Module
+    extractor: Any
+    sample_rate: int
+    dim: int
+
+
+def _is_timm(name: str) -> bool:
+    import timm
+
+    return timm.is_model(name)
+
+
+class _AudioDataset(Dataset):
+    """Decodes, resamples and windows one clip per item; errors are returned, not
+    raised, so that DataLoader workers report them to the encoder."""
+
+    def __init__(self, values, sample_rate, target_rate, length, long_clips):
+        self.values = values
+        self.sample_rate = sample_rate
+        self.target_rate = target_rate
+        self.length = length
+        self.long_clips = long_clips
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def __getitem__(self, index: int):
+        try:
+            wave, rate = decode_audio(self.values[index], self.sample_rate)
+            wave = resample_audio(wave, rate, self.target_rate)
+            windows = _windows(wave, self.length, self.long_clips)
+            return index, torch.from_numpy(windows), None
+        except DecodeError as exc:
+            return index, None, str(exc)
+
+
+class AudioEncoder(BaseEncoder):
+    """Encode audio clips with a frozen, pretrained model.
+
+    Two backends, chosen by ``model``:
+
+    - a **timm image model** (the default): each clip becomes a log-mel spectrogram
+      (16 kHz, 25 ms windows every 10 ms, ``n_mels`` bands, the top 80 dB mapped to
+      [0, 1]), resized (bilinear) to the model's input size from its timm data
+      config (224 x 224 for EfficientNet-Lite0), repeated on three channels and
+      normalised with the model's own mean and std. ImageNet-pretrained CNNs
+      transfer well to spectrograms (Palanisamy et al. 2020, "Rethinking CNN models
+      for audio classification"). Measured on FSDD (linear probe, 1,000 training
+      clips, EfficientNet-Lite0): 0.82 accuracy resized to 224 x 224, against 0.72
+      at the native 128 x 101 (1 s windows), for 3.5 times the compute.
+    - a **Hugging Face audio model** (wav2vec2, HuBERT, AST... anything
+      ``transformers.AutoModel`` and ``AutoFeatureExtractor`` load), given as a
+      local directory or a hub name: the waveform goes through the model's feature
+      extractor at the model's sample rate; the vector is the model's pooled output,
+      or the mean of its last hidden states.
+
+    Every clip is resampled to the model's rate and cut into windows of
+    ``max_seconds``: a shorter clip (or the last window) is padded with silence, so
+    that a clip's vector never depends on the other clips of its batch. A clip longer
+    than ``max_seconds`` gives several windows whose vectors are averaged
+    (``long_clips="windows"``), or only its first ``max_seconds`` are used
+    (``long_clips="crop"``). Multichannel audio is mixed down to mono.
+
+    A silent or empty clip is a value (it encodes as silence), not an error; a file
+    that cannot be decoded or whose audio data is cut short is a bad value.
+
+    Parameters
+    ----------
+    model : str, default="tf_efficientnet_lite0"
+        A timm model name (spectrogram backend), or a local directory or hub name of
+        a transformers audio model.
+    pretrained : bool or str or os.PathLike, default=True
+        True: the pretrained weights (timm or the hub; downloaded on first use
+        unless local). False: random weights, the same in every process. A path: a
+        local weights file in the timm model's layout (timm backend only).
+    sample_rate : int or None, default=None
+        Sample rate (Hz) of waveform arrays; files carry their own. Needed when X
+        holds arrays.
+    max_seconds : float, default=2.0
+        Length of one window: clips are padded or cut to a whole number of windows.
+        Each window becomes one model input, so a long clip costs one forward pass
+        per window (measured on FSDD: 1 s and 2 s windows scored the same).
+    long_clips : {"windows", "crop"}, default="windows"
+        A clip longer than ``max_seconds``: the mean over its windows, or its start.
+    n_mels : int, default=128
+        Mel bands of the spectrogram (timm backend).
+    batch_size : int or "auto", default="auto"
+        Windows per forward pass; "auto": 4 on CPU, 64 on CUDA, 32 on MPS. On a
+        device out-of-memory error the batch is halved and retried.
+    device : str, default="auto"
+        "auto" (CUDA, then MPS, then CPU), or any torch device string.
+    num_workers : int or "auto", default="auto"
+        DataLoader worker processes that decode while the model runs; "auto": none
+        on CPU and MPS, up to 4 on CUDA.
+    precision : {"auto", "fp32", "fp16", "bf16"}, default="auto"
+        Autocast precision of the forward pass (bf16/fp16 on CUDA under "auto").
+    cache : str, os.PathLike, EmbeddingCache, False or None, default=None
+        An embedding cache: a clip already encoded with the same model and settings
+        is looked up by its content. None uses :func:`skmm.set_config`'s default.
+    on_error : {"raise", "missing"}, default="raise"
+        What a bad value does: raise a ``ValueError`` naming column, row and value,
+        or count as missing (one ``UnreadableValuesWarning`` per call lists them).
+    save_weights : bool, default=True
+        Store the weights in the pickle (a saved model works offline).
+    verbose : bool, default=False
+        Show a progress bar while encoding.
+
+    Attributes
+    ----------
+    embedding_dim_ : int
+        Width of the vector of one clip.
+    backend_ : {"timm", "transformers"}
+        The backend in use.
+    model_sample_rate_ : int
+        The sample rate the model reads (16000 for the spectrogram backend).
+    batch_size_, num_workers_ : int
+        The batch size and decoding workers in use.
+    device_, precision_ : str
+        The device and precision in use.
+    n_features_in_ : int
+        Number of input columns.
+    feature_names_in_ : ndarray of str
+        Input column names, when ``X`` had them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmm import AudioEncoder
+    >>> t = np.arange(8000) / 8000
+    >>> clips = [np.sin(2 * np.pi * 440 * t), np.zeros(4000), None]
+    >>> enc = AudioEncoder("test_convnext", pretrained=False, sample_rate=8000,
+    ...                    max_seconds=1.0, device="cpu")
+    >>> X = enc.fit_transform(clips)
+    >>> X.shape, bool(np.isnan(X[2]).all())
+    ((3, 64), True)
+    """
+
+    modality = "audio"
+    _str_is_path = True
+
+    def __init__(
+        self,
+        model: str = "tf_efficientnet_lite0",
+        *,
+        pretrained: bool | str | os.PathLike = True,
+        sample_rate: int | None = None,
+        max_seconds: float = 2.0,
+        long_clips: str = "windows",
+        n_mels: int = 128,
+        batch_size: int | str = "auto",
+        device: str = "auto",
+        num_workers: int | str = "auto",
+        precision: str = "auto",
+        cache: Any = None,
+        on_error: str = "raise",
+        save_weights: bool = True,
+        verbose: bool = False,
+    ):
+        self.model = model
+        self.pretrained = pretrained
+        self.sample_rate = sample_rate
+        self.max_seconds = max_seconds
+        self.long_clips = long_clips
+        self.n_mels = n_mels
+        self.batch_size = batch_size
+        self.device = device
+        self.num_workers = num_workers
+        self.precision = precision
+        self.cache = cache
+        self.on_error = on_error
+        self.save_weights = save_weights
+        self.verbose = verbose
+
+    # -- backend ----------------------------------------------------------------
+    def _backend(self) -> str:
+        model = str(self.model)
+        if Path(model).is_dir():
+            return "transformers"
+        if _is_timm(model):
+            return "timm"
+        if "/" in model:
+            return "transformers"
+        raise ValueError(
+            f"model={self.model!r} is neither a timm model name nor a local "
+            "directory or hub name ('org/name') of a transformers audio model"
+        )
+
+    def _image_encoder(self) -> ImageEncoder:
+        """The ImageEncoder that loads and saves the spectrogram backend's model."""
+        image = ImageEncoder(self.model, pretrained=self.pretrained, device=self.device)
+        image.device_ = self.device_
+        if getattr(self, "model_", None) is not None:
+            image.model_ = self.model_
+        if hasattr(self, "data_config_"):
+            image.data_config_ = self.data_config_
+        return image
+
+    def _hf_source(self) -> str:
+        path = Path(str(self.model))
+        return str(path.resolve()) if path.is_dir() else str(self.model)
+
+    def _registry_key(self) -> tuple:
+        if self._backend() == "timm":
+            # The same key as ImageEncoder's: one loaded model serves both.
+            return self._image_encoder()._registry_key()
+        return ("transformers-audio", self._hf_source(), self.pretrained, self.device_)
+
+    def _load(self) -> Any:
+        if self._backend() == "timm":
+            return self._image_encoder()._load()
+        import transformers
+
+        source = self._hf_source()
+        extractor = transformers.AutoFeatureExtractor.from_pretrained(source)
+        if self.pretrained:
+            module = transformers.AutoModel.from_pretrained(source)
+        else:
+            config = transformers.AutoConfig.from_pretrained(source)
+            with torch.random.fork_rng(devices=[]):
+                torch.random.manual_seed(0)
+                module = transformers.AutoModel.from_config(config)
+        return self._finish_hf(module, extractor)
+
+    def _finish_hf(self, module, extractor) -> _HFAudioModel:
+        module.eval().requires_grad_(False).to(self.device_)
+        rate = int(getattr(extractor, "sampling_rate", 16_000))
+        entry = _HFAudioModel(module, extractor, rate, 0)
+        probe = self._hf_forward(entry, torch.zeros(1, rate))
+        entry.dim = int(probe.shape[-1])
+        return entry
+
+    # -- fitted metadata -------------------------------------------------------
+    def _set_fitted_metadata(self) -> None:
+        super()._set_fitted_metadata()
+        entry = self.model_
+        if isinstance(entry, _HFAudioModel):
+            self.backend_ = "transformers"
+            self.model_sample_rate_ = entry.sample_rate
+        else:
+            self.backend_ = "timm"
+            self.model_sample_rate_ = _SPEC_RATE
+            self.data_config_ = dict(entry.data_config)
+        self.batch_size_ = self._batch_size(_AUTO_BATCH_SIZE)
+        if self.num_workers == "auto":
+            self.num_workers_ = _auto_num_workers(torch.device(self.device_).type)
+        else:
+            self.num_workers_ = int(self.num_workers)
+
+    def _check_common_params(self) -> None:
+        super()._check_common_params()
+        if not isinstance(self.model, (str, os.PathLike)):
+            raise ValueError(f"model must be a str or a path, got {self.model!r}")
+        if not isinstance(self.pretrained, (bool, str, os.PathLike)):
+            raise ValueError(
+                "pretrained must be True, False or a path to a weights file, got "
+                f"{self.pretrained!r}"
+            )
+        if not isinstance(self.pretrained, bool) and self._backend() != "timm":
+            raise ValueError(
+                "pretrained must be True or False for a transformers model; put "
+                "local weights in a directory and pass it as model="
+            )
+        if self.sample_rate is not None and not (
+            isinstance(self.sample_rate, Real)
+            and not isinstance(self.sample_rate, bool)
+            and self.sample_rate > 0
+        ):
+            raise ValueError(
+                f"sample_rate must be a positive number or None, got "
+                f"{self.sample_rate!r}"
+            )
+        if not (
+            isinstance(self.max_seconds, Real)
+            and not isinstance(self.max_seconds, bool)
+            and self.max_seconds > 0
+        ):
+            raise ValueError(
+                f"max_seconds must be a positive number, got {self.max_seconds!r}"
+            )
+        if self.long_clips not in _LONG_CLIPS:
+            raise ValueError(
+                f"long_clips must be 'windows' or 'crop', got {self.long_clips!r}"
+            )
+        if not isinstance(self.n_mels, int) or self.n_mels < 8:
+            raise ValueError(f"n_mels must be an int >= 8, got {self.n_mels!r}")
+        if self.num_workers != "auto" and (
+            not isinstance(self.num_workers, int)
+            or isinstance(self.num_workers, bool)
+            or self.num_workers < 0
+        ):
+            raise ValueError(
+                "num_workers must be a non-negative int or 'auto', got "
+                f"{self.num_workers!r}"
+            )
+
+    # -- cache ------------------------------------------------------------------
+    def _weights_digest(self) -> str:
+        return weights_digest(self.model_.module)
+
+    def _output_params(self) -> dict[str, Any]:
+        params = {
+            "model": str(self.model),
+            "backend": self.backend_,
+            "sample_rate": self.sample_rate,
+            "max_seconds": float(self.max_seconds),
+            "long_clips": self.long_clips,
+        }
+        if self.backend_ == "timm":
+            params.update(n_mels=self.n_mels, data_config=self.data_config_)
+        return params
+
+    # -- encoding -----------------------------------------------------------------
+    def _check_value(self, value: Any) -> str | None:
+        reason = check_audio(value)
+        if reason is None and isinstance(value, np.ndarray) and not self.sample_rate:
+            return "a waveform array needs the encoder's sample_rate parameter"
+        return reason
+
+    def _encode(
+        self, values: list, fail: Callable[[int, str], None]
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        from tqdm.auto import tqdm
+
+        rate = self.model_sample_rate_
+        length = max(1, round(float(self.max_seconds) * rate))
+        dataset = _AudioDataset(values, self.sample_rate, rate, length, self.long_clips)
+        loader = DataLoader(
+            dataset,
+            batch_size=None,
+            num_workers=self.num_workers_,
+            # A local generator: the loader must not draw from the global RNG.
+            generator=torch.Generator(),
+        )
+        forward = (
+            self._timm_forward if self.backend_ == "timm" else self._hf_forward_batch
+        )
+        with tqdm(
+            total=len(values), desc=type(self).__name__, disable=not self.verbose
+        ) as progress:
+            yield from encode_stacks(
+                loader,
+                lambda windows: self._retry_on_oom(lambda: forward(windows)),
+                lambda: self.batch_size_,
+                "mean",
+                fail,
+                progress,
+            )
+
+    def _timm_forward(self, windows: torch.Tensor) -> np.ndarray:
+        entry = self.model_
+        config = self.data_config_
+        mean = torch.tensor(config["mean"]).view(1, 3, 1, 1)
+        std = torch.tensor(config["std"]).view(1, 3, 1, 1)
+        memory_format = (
+            torch.channels_last if entry.channels_last else torch.contiguous_format
+        )
+        size_hw = tuple(int(v) for v in config["input_size"][1:])
+        size = self.batch_size_
+        outputs = []
+        with torch.inference_mode(), autocast(self.device_, self.precision_):
+            for start in range(0, len(windows), size):
+                chunk = windows[start : start + size].to(self.device_)
+                spec = log_mel_spectrogram(chunk, self.n_mels).unsqueeze(1)
+                # The model sees each window at the size it was trained at.
+                spec = torch.nn.functional.interpolate(
+                    spec, size=size_hw, mode="bilinear", align_corners=False
+                )
+                images = (spec.expand(-1, 3, -1, -1) - mean.to(spec)) / std.to(spec)
+                images = images.contiguous(memory_format=memory_format)
+                outputs.append(entry.module(images).float().cpu())
+        return torch.cat(outputs).numpy()
+
+    def _hf_forward_batch(self, windows: torch.Tensor) -> np.ndarray:
+        size = self.batch_size_
+        outputs = [
+            self._hf_forward(self.model_, windows[start : start + size])
+            for start in range(0, len(windows), size)
+        ]
+        return torch.cat(outputs).numpy()
+
+    def _hf_forward(self, entry: _HFAudioModel, windows: torch.Tensor) -> torch.Tensor:
+        device = getattr(self, "device_", "cpu")
+        inputs = entry.extractor(
+            list(windows.numpy()),
+            sampling_rate=entry.sample_rate,
+            return_tensors="pt",
+        )
+        inputs = {k: v.to(device) for k, v in inputs.items() if torch.is_tensor(v)}
+        precision = getattr(self, "precision_", "fp32")
+        with torch.inference_mode(), autocast(device, precision):
+            out = entry.module(**inputs)
+        pooled = getattr(out, "pooler_output", None)
+        if pooled is None:
+            pooled = out.last_hidden_state.mean(dim=1)
+        return pooled.float().cpu()
+
+    # -- pickling ---------------------------------------------------------------
+    def _export_weights(self) -> Any:
+        if self.backend_ == "timm":
+            return ("timm", self._image_encoder()._export_weights())
+        files: dict[str, bytes] = {}
+        with tempfile.TemporaryDirectory() as tmp:
+            self.model_.module.save_pretrained(tmp)
+            self.model_.extractor.save_pretrained(tmp)
+            for path in Path(tmp).rglob("*"):
+                if path.is_file():
+                    files[str(path.relative_to(tmp))] = path.read_bytes()
+        return ("transformers", files)
+
+    def _import_weights(self, saved: Any) -> Any:
+        kind, payload = saved
+        if kind == "timm":
+            return self._image_encoder()._import_weights(payload)
+
+        def load() -> _HFAudioModel:
+            import transformers
+
+            with tempfile.TemporaryDirectory() as tmp:
+                for name, data in payload.items():
+                    target = Path(tmp) / name
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(data)
+                extractor = transformers.AutoFeatureExtractor.from_pretrained(tmp)
+                module = transformers.AutoModel.from_pretrained(tmp)
+            return self._finish_hf(module, extractor)
+
+        digest = hashlib.sha256()
+        for name in sorted(payload):
+            digest.update(name.encode() + b"\0" + payload[name])
+        key = ("transformers-audio", ("saved", digest.hexdigest()), self.device_)
+        return get_or_load(key, load)

@@ -25,8 +25,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
+from sklearn.utils.validation import check_consistent_length, validate_data
 
-__all__ = ["BlockLayout", "infer_layout", "remove_blocks", "split_blocks"]
+__all__ = [
+    "BlockLayout",
+    "infer_layout",
+    "remove_blocks",
+    "split_blocks",
+    "validate_modality_input",
+]
 
 _SEPARATOR = "__"
 _INDICATOR = "missing"
@@ -146,7 +154,10 @@ def infer_layout(
     """
     if isinstance(X, Mapping):
         if modalities is not None:
-            raise ValueError("modalities= cannot be combined with a dict of arrays")
+            raise ValueError(
+                "modalities= cannot be combined with a dict of arrays: the keys are "
+                "the modalities"
+            )
         if not X:
             raise ValueError("the dict of modality arrays is empty")
         names, columns = [], []
@@ -206,14 +217,18 @@ def infer_layout(
     return BlockLayout(tuple(names), tuple(columns), tuple(indicators), n_features)
 
 
-def split_blocks(X: Any, layout: BlockLayout) -> tuple[list[np.ndarray], np.ndarray]:
-    """Cut ``X`` into float32 blocks and tell which rows have each one.
+def split_blocks(
+    X: Any, layout: BlockLayout, dtype: Any = np.float32
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Cut ``X`` into blocks and tell which rows have each one.
 
     Parameters
     ----------
     X : 2-D array or dict of str to array
         Input laid out as when ``layout`` was inferred.
     layout : BlockLayout
+    dtype : numpy dtype, default=np.float32
+        dtype of the returned blocks.
 
     Returns
     -------
@@ -247,7 +262,7 @@ def split_blocks(X: Any, layout: BlockLayout) -> tuple[list[np.ndarray], np.ndar
         arrays = []
         n_rows = None
         for name, width in zip(layout.names, layout.widths, strict=True):
-            arr = np.asarray(X[name], dtype=np.float32)
+            arr = np.asarray(X[name], dtype=dtype)
             arr = arr.reshape(len(arr), -1) if arr.ndim != 1 else arr[:, None]
             if arr.shape[1] != width:
                 raise ValueError(
@@ -263,7 +278,7 @@ def split_blocks(X: Any, layout: BlockLayout) -> tuple[list[np.ndarray], np.ndar
         indicators: list[np.ndarray | None] = [None] * len(arrays)
     else:
         X = np.asarray(X)
-        arrays = [np.asarray(X[:, cols], dtype=np.float32) for cols in layout.columns]
+        arrays = [np.asarray(X[:, cols], dtype=dtype) for cols in layout.columns]
         indicators = [
             None if ind is None else np.asarray(X[:, ind], dtype=np.float64)
             for ind in layout.indicators
@@ -316,3 +331,81 @@ def remove_blocks(
             out[np.ix_(np.arange(len(out))[sel], cols)] = 0.0
             out[sel, ind] = 1.0
     return out
+
+
+def validate_modality_input(
+    estimator: Any,
+    X: Any,
+    y: Any = None,
+    *,
+    reset: bool,
+    modalities: Mapping[str, Any] | None = None,
+    dtype: Any = np.float64,
+    **check_params: Any,
+) -> tuple[Any, Any]:
+    """Validate the input of a head that reads modality blocks.
+
+    The one place where such heads check ``X``: a dict of arrays (one per
+    modality) or anything :func:`~sklearn.utils.validation.validate_data` takes
+    (NaN allowed: it marks absent modalities). With ``reset=True`` it sets
+    ``estimator.layout_``, ``n_features_in_`` and, for a DataFrame,
+    ``feature_names_in_``; otherwise it checks that ``X`` has the form seen in fit.
+
+    Parameters
+    ----------
+    estimator : estimator
+    X : 2-D array-like, DataFrame or dict of str to array-like
+    y : array-like, default=None
+        Validated together with a matrix ``X`` (with ``check_params``); for a dict,
+        only its length is checked.
+    reset : bool
+        True in ``fit``.
+    modalities : dict, default=None
+        See :func:`infer_layout`.
+    dtype : numpy dtype or list of them, default=np.float64
+    **check_params : dict
+        More arguments of ``validate_data`` (e.g. ``multi_output=True``).
+
+    Returns
+    -------
+    X : ndarray or dict of str to ndarray
+    y : the validated ``y`` (None when not given)
+    """
+    is_dict = isinstance(X, Mapping) and not sp.issparse(X)  # dok_matrix is a dict
+    if not reset and is_dict != estimator.layout_.from_dict:
+        if estimator.layout_.from_dict:
+            raise ValueError(
+                "this estimator was fitted on a dict of modality arrays; pass a dict "
+                f"with the keys {list(estimator.layout_.names)}"
+            )
+        raise ValueError("this estimator was fitted on a matrix; pass the same form")
+    if not is_dict:
+        kwargs = dict(
+            reset=reset, dtype=dtype, ensure_all_finite="allow-nan", **check_params
+        )
+        if y is None:
+            X = validate_data(estimator, X, **kwargs)
+        else:
+            X, y = validate_data(estimator, X, y, **kwargs)
+        if reset:
+            names = getattr(estimator, "feature_names_in_", None)
+            estimator.layout_ = infer_layout(X, modalities, names)
+        return X, y
+
+    array_dtype = dtype[-1] if isinstance(dtype, (list, tuple)) else dtype
+    arrays = {}
+    for key, value in X.items():
+        arr = np.asarray(value, dtype=array_dtype)
+        if arr.ndim != 2:
+            arr = arr.reshape(len(arr), -1) if arr.ndim > 2 else arr[:, None]
+        if np.isinf(arr).any():
+            raise ValueError(f"modality {key!r} contains infinity")
+        arrays[str(key)] = arr
+    if reset:
+        estimator.layout_ = infer_layout(arrays, modalities)
+        estimator.n_features_in_ = int(sum(estimator.layout_.widths))
+        if hasattr(estimator, "feature_names_in_"):
+            del estimator.feature_names_in_
+    if y is not None:
+        check_consistent_length(*arrays.values(), y)
+    return arrays, y

@@ -23,7 +23,6 @@ from numbers import Integral
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 from joblib import Parallel, delayed
 from sklearn.base import (
     BaseEstimator,
@@ -44,22 +43,15 @@ from sklearn.utils import get_tags
 from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
-    check_consistent_length,
     check_is_fitted,
     column_or_1d,
-    validate_data,
 )
 
-from skmm.compose._blocks import BlockLayout, infer_layout, split_blocks
+from skmm.compose._blocks import BlockLayout, split_blocks, validate_modality_input
 
 __all__ = ["LateFusionClassifier", "LateFusionRegressor"]
 
 _DROP = "drop"
-
-
-def _is_dict(X) -> bool:
-    """A dict of modality arrays (a scipy DOK matrix is a dict too, but not one)."""
-    return isinstance(X, Mapping) and not sp.issparse(X)
 
 
 def _fit_one(estimator, X, y):
@@ -143,69 +135,29 @@ class _BaseLateFusion(MetaEstimatorMixin, BaseEstimator):
     # -- input ------------------------------------------------------------------
     def _validate_X(self, X, y=None, *, reset: bool):
         """Numeric X (array, DataFrame or dict of arrays) and, in fit, y."""
-        if not reset and _is_dict(X) != self.layout_.from_dict:
-            fitted_on = "a dict of arrays" if self.layout_.from_dict else "a matrix"
+        if not reset:
+            X, _ = validate_modality_input(self, X, reset=False)
+            return X, None, self.layout_
+        if y is None and self.__sklearn_tags__().target_tags.required:
             raise ValueError(
-                f"this estimator was fitted on {fitted_on}; pass the same form"
+                f"{type(self).__name__} requires y to be passed, but the target y "
+                "is None."
             )
-        if _is_dict(X):
-            arrays = {}
-            for key, value in X.items():
-                arr = np.asarray(value, dtype=np.float64)
-                if arr.ndim != 2:
-                    arr = arr.reshape(len(arr), -1) if arr.ndim > 2 else arr[:, None]
-                if np.isinf(arr).any():
-                    raise ValueError(f"modality {key!r} contains infinity")
-                arrays[str(key)] = arr
-            if reset:
-                if self.modalities is not None:
-                    raise ValueError(
-                        "modalities= cannot be combined with a dict of arrays: the "
-                        "keys are the modalities"
-                    )
-                layout = infer_layout(arrays)
-                self.n_features_in_ = int(sum(a.shape[1] for a in arrays.values()))
-                if hasattr(self, "feature_names_in_"):
-                    del self.feature_names_in_
-            else:
-                layout = self.layout_
-            if y is not None:
-                check_consistent_length(*arrays.values(), y)
-                y = self._validate_y(y)
-            elif reset and self.__sklearn_tags__().target_tags.required:
-                raise ValueError(
-                    f"{type(self).__name__} requires y to be passed, but the "
-                    "target y is None."
-                )
-            return arrays, y, layout
-
-        kwargs = dict(ensure_all_finite="allow-nan", dtype=np.float64, reset=reset)
-        if reset:
-            X, y = validate_data(
-                self,
-                X,
-                y,
-                multi_output=self._multi_output_y,
-                y_numeric=self._multi_output_y,
-                **kwargs,
-            )
-            y = self._validate_y(y)
-            names = getattr(self, "feature_names_in_", None)
-            layout = infer_layout(X, modalities=self.modalities, feature_names=names)
-        else:
-            X = validate_data(self, X, **kwargs)
-            layout = self.layout_
-        return X, y, layout
+        X, y = validate_modality_input(
+            self,
+            X,
+            y,
+            reset=True,
+            modalities=self.modalities,
+            multi_output=self._multi_output_y,
+            y_numeric=self._multi_output_y,
+        )
+        return X, self._validate_y(y), self.layout_
 
     @staticmethod
     def _blocks(X, layout: BlockLayout) -> tuple[list[np.ndarray], np.ndarray]:
         """float64 feature blocks (no indicator) and the presence mask."""
-        _, present = split_blocks(X, layout)
-        if layout.from_dict:
-            blocks = [X[name] for name in layout.names]
-        else:
-            blocks = [X[:, cols] for cols in layout.columns]
-        return blocks, present
+        return split_blocks(X, layout, dtype=np.float64)
 
     # -- the per-modality estimators -------------------------------------------
     def _resolve_estimators(self, layout: BlockLayout) -> dict[str, Any]:

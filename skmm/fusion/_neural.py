@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.metrics import accuracy_score, r2_score
@@ -21,13 +20,13 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, compute_class_weight
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
-from skmm.compose._blocks import infer_layout, split_blocks
+from skmm.compose._blocks import split_blocks, validate_modality_input
 from skmm.encoders._base import resolve_device
 from skmm.fusion._modules import FUSIONS
 from skmm.fusion._network import FusionNetwork, MultiTaskLoss
@@ -116,29 +115,13 @@ class _BaseFusion(BaseEstimator):
     # -- input ------------------------------------------------------------------
     def _blocks(self, X, *, reset: bool) -> tuple[list[np.ndarray], np.ndarray]:
         """Validate ``X`` and cut it into its modality blocks."""
-        if isinstance(X, dict) and not sp.issparse(X):  # dok_matrix is a dict
-            if reset:
-                self.layout_ = infer_layout(X, self.modalities)
-                self.n_features_in_ = int(sum(self.layout_.widths))
-                if hasattr(self, "feature_names_in_"):
-                    del self.feature_names_in_
-            return split_blocks(X, self.layout_)
-        X = validate_data(
+        X, _ = validate_modality_input(
             self,
             X,
             reset=reset,
+            modalities=self.modalities,
             dtype=[np.float32, np.float64],
-            ensure_all_finite="allow-nan",
         )
-        if reset:
-            self.layout_ = infer_layout(
-                X, self.modalities, getattr(self, "feature_names_in_", None)
-            )
-        elif self.layout_.from_dict:
-            raise ValueError(
-                "this estimator was fitted on a dict of modality arrays; pass a dict "
-                f"with the keys {list(self.layout_.names)}"
-            )
         return split_blocks(X, self.layout_)
 
     def _scale(self, blocks, present, *, fit: bool) -> dict[str, np.ndarray]:

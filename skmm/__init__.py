@@ -6,6 +6,7 @@ The public API is re-exported here; the implementation lives in private modules.
 from skmm._config import config_context, get_config, set_config
 from skmm.cache import EmbeddingCache
 from skmm.compose import MultimodalUnion, make_multimodal_union
+from skmm.crossmodal import CrossModalAligner, ZeroShotClassifier
 from skmm.encoders import AudioEncoder, ImageEncoder, TextEncoder, VideoEncoder
 from skmm.fusion import (
     FusionClassifier,
@@ -19,6 +20,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AudioEncoder",
+    "CrossModalAligner",
     "EmbeddingCache",
     "FusionClassifier",
     "FusionMultiTask",
@@ -29,6 +31,7 @@ __all__ = [
     "MultimodalUnion",
     "TextEncoder",
     "VideoEncoder",
+    "ZeroShotClassifier",
     "__version__",
     "config_context",
     "get_config",

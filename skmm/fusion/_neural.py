@@ -18,13 +18,14 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, compute_class_weight
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
+from skorch.hf import AccelerateMixin
 
 from skmm.compose._blocks import split_blocks, validate_modality_input
 from skmm.encoders._base import resolve_device
@@ -61,6 +62,7 @@ class _BaseFusion(BaseEstimator):
         "device": [str, torch.device],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "accelerator": [HasMethods(["prepare", "autocast", "unwrap_model"]), None],
     }
 
     def __init__(
@@ -85,6 +87,7 @@ class _BaseFusion(BaseEstimator):
         device: str = "auto",
         random_state: Any = None,
         verbose: int = 0,
+        accelerator: Any = None,
     ):
         self.fusion = fusion
         self.hidden = hidden
@@ -105,6 +108,7 @@ class _BaseFusion(BaseEstimator):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.accelerator = accelerator
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -177,10 +181,23 @@ class _BaseFusion(BaseEstimator):
                 f"X has {len(present)} rows but y has {len(targets)}: they must match"
             )
         inputs = self._scale(blocks, present, fit=True)
-        self.device_ = resolve_device(self.device)
+        accelerator = self.accelerator
+        # With an accelerator, accelerate places the data and the model (one GPU
+        # per process under ``accelerate launch``) and ``device`` is not used.
+        self.device_ = (
+            resolve_device(self.device)
+            if accelerator is None
+            else _device_name(accelerator.device)
+        )
         seed = int(
             check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         )
+        if accelerator is not None and accelerator.num_processes > 1:
+            # Every process must split, initialise and shuffle alike (each trains
+            # on its shard of the same data): the main process's seed wins.
+            from accelerate.utils import broadcast_object_list
+
+            seed = int(broadcast_object_list([seed], from_process=0)[0])
 
         fusion_params = {}
         if self.fusion == "transformer":
@@ -210,10 +227,9 @@ class _BaseFusion(BaseEstimator):
                 {k: v[valid_idx] for k, v in inputs.items()}, targets[valid_idx]
             )
             train_split = predefined_split(valid)
+            stopper = EarlyStopping if accelerator is None else _UnwrappedEarlyStopping
             callbacks.append(
-                EarlyStopping(
-                    monitor="valid_loss", patience=self.patience, load_best=True
-                )
+                stopper(monitor="valid_loss", patience=self.patience, load_best=True)
             )
 
         devices = (
@@ -238,23 +254,35 @@ class _BaseFusion(BaseEstimator):
                 fusion_params=fusion_params,
             )
             criterion = MultiTaskLoss(tasks, loss_weights, class_weights)
-            self.net_ = NeuralNet(
-                module=module,
-                criterion=criterion,
-                optimizer=torch.optim.AdamW,
-                lr=self.lr,
-                optimizer__weight_decay=self.weight_decay,
-                max_epochs=self.max_epochs,
-                batch_size=self.batch_size,
-                iterator_train__shuffle=True,
-                train_split=train_split,
-                callbacks=callbacks or None,
-                device=self.device_,
-                verbose=self.verbose,
-            )
+            net_params = {
+                "module": module,
+                "criterion": criterion,
+                "optimizer": torch.optim.AdamW,
+                "lr": self.lr,
+                "optimizer__weight_decay": self.weight_decay,
+                "max_epochs": self.max_epochs,
+                "batch_size": self.batch_size,
+                "iterator_train__shuffle": True,
+                "train_split": train_split,
+                "callbacks": callbacks or None,
+                "verbose": self.verbose,
+            }
+            if accelerator is None:
+                self.net_ = NeuralNet(**net_params, device=self.device_)
+            else:
+                self.net_ = _AcceleratedNet(
+                    **net_params,
+                    accelerator=accelerator,
+                    # accelerate's print (main process only) would ignore verbose=0
+                    callbacks__print_log__sink=(
+                        accelerator.print if self.verbose else print
+                    ),
+                )
             self.net_.fit(
                 {k: v[train_idx] for k, v in inputs.items()}, targets[train_idx]
             )
+            if accelerator is not None:
+                self.net_ = _plain_net(self.net_, net_params, self.device_)
         self.tasks_ = tasks
         self.n_epochs_ = len(self.net_.history)
         return self
@@ -277,12 +305,88 @@ class _BaseFusion(BaseEstimator):
             col += n_out
         return parts
 
+    def __getstate__(self):
+        # The accelerator is a handle on this process's devices and process group,
+        # meaningless elsewhere: it is not saved (the trained net does not need it).
+        state = dict(super().__getstate__())
+        if state.get("accelerator") is not None:
+            state["accelerator"] = None
+        return state
+
     def __setstate__(self, state):
+        state.setdefault("accelerator", None)  # pickles from before the parameter
         super().__setstate__(state)
         net = state.get("net_")
         if net is not None:
             # skorch moved a CUDA-trained net to the CPU if this machine lacks CUDA.
             self.device_ = str(net.device)
+
+
+class _UnwrappedEarlyStopping(EarlyStopping):
+    """EarlyStopping whose best weights load into the unwrapped module.
+
+    Under ``accelerate launch`` on several GPUs the module trains wrapped in
+    DistributedDataParallel (state-dict keys ``module.*``); skorch's accelerate
+    mixin unwraps it at the end of training, before this callback restores the
+    best epoch's weights.
+    """
+
+    def on_train_end(self, net, **kwargs):
+        weights = getattr(self, "best_model_weights_", None)
+        if weights:
+            own = net.module_.state_dict()
+            prefix = "module."
+            if all(k.startswith(prefix) for k in weights) and not any(
+                k.startswith(prefix) for k in own
+            ):
+                self.best_model_weights_ = {
+                    k[len(prefix) :]: v for k, v in weights.items()
+                }
+        super().on_train_end(net, **kwargs)
+
+
+def _device_name(device) -> str:
+    """ "cpu" for any CPU device (accelerate may say "cpu:0", which torch.load
+    cannot map to), else the device as torch writes it ("cuda:1")."""
+    device = torch.device(device)
+    return "cpu" if device.type == "cpu" else str(device)
+
+
+class _AcceleratedNet(AccelerateMixin, NeuralNet):
+    """skorch's NeuralNet trained through an ``accelerate.Accelerator``."""
+
+    def _initialize_accelerator(self):
+        # skorch prepares the criterion too; DistributedDataParallel (several
+        # processes) refuses a module without trainable parameters, like our loss.
+        criteria = self._criteria
+        self._criteria = [
+            name
+            for name in criteria
+            if any(p.requires_grad for p in getattr(self, name + "_").parameters())
+        ]
+        try:
+            return super()._initialize_accelerator()
+        finally:
+            self._criteria = criteria
+
+
+def _plain_net(trained, net_params: dict, device: str) -> NeuralNet:
+    """A plain NeuralNet holding the trained (unwrapped) module and its history.
+
+    The accelerate-trained net keeps the ``Accelerator`` (process group, device,
+    gradient scaler), which has no meaning in another process: the fitted head keeps
+    only the trained weights, so it pickles and loads on any machine, a CPU-only
+    one included, and predicts without accelerate.
+    """
+    module = trained.module_
+    module = getattr(module, "module", module)  # a DistributedDataParallel left over
+    params = {**net_params, "module": module, "criterion": trained.criterion_}
+    params["callbacks"] = None
+    params["train_split"] = None
+    plain = NeuralNet(**params, device=device)
+    plain.initialize()  # an initialised module instance is kept as it is
+    plain.history = trained.history
+    return plain
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -347,7 +451,17 @@ _COMMON_DOC = """
         Seeds initialisation, shuffling, dropout and the validation split, without
         changing torch's global random state. Fixed, results repeat on the CPU.
     verbose : int, default=0
-        1 prints skorch's per-epoch table."""
+        1 prints skorch's per-epoch table.
+    accelerator : accelerate.Accelerator, default=None
+        Train through Hugging Face accelerate (skorch's ``AccelerateMixin``):
+        data-parallel training on several GPUs when the script runs under
+        ``accelerate launch``, and mixed precision (``Accelerator(mixed_precision=
+        "bf16")``). ``device`` is then ignored: the accelerator places the model
+        and the batches. After training the head keeps a plain skorch net with the
+        trained float32 weights, so it pickles without the accelerator (a loaded
+        head has ``accelerator=None``) and loads and predicts on a CPU-only
+        machine. Under ``accelerate launch`` every process
+        fits the same head; save it from one (``if accelerator.is_main_process``)."""
 
 _COMMON_ATTRS = """
     layout_ : BlockLayout
@@ -420,6 +534,7 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         device: str = "auto",
         random_state: Any = None,
         verbose: int = 0,
+        accelerator: Any = None,
     ):
         super().__init__(
             fusion,
@@ -441,6 +556,7 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
             device=device,
             random_state=random_state,
             verbose=verbose,
+            accelerator=accelerator,
         )
         self.class_weight = class_weight
 
@@ -605,6 +721,7 @@ class FusionMultiTask(_BaseFusion):
         device: str = "auto",
         random_state: Any = None,
         verbose: int = 0,
+        accelerator: Any = None,
     ):
         super().__init__(
             fusion,
@@ -626,6 +743,7 @@ class FusionMultiTask(_BaseFusion):
             device=device,
             random_state=random_state,
             verbose=verbose,
+            accelerator=accelerator,
         )
         self.tasks = tasks
         self.task_weights = task_weights

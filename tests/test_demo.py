@@ -1,28 +1,119 @@
-"""The main job runs end to end, as a user starts it."""
+"""The main job runs end to end, as a user starts it, and writes its report."""
 
 import subprocess
 import sys
 
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
 from tests.conftest import ROOT, run_python
 
+METHODS = [
+    "text only",
+    "title only",
+    "tabular only",
+    "early fusion: LogisticRegression",
+    "late fusion: LateFusionClassifier",
+    "FusionClassifier(concat)",
+    "FusionClassifier(gated)",
+]
 
-def test_python_m_skmm_demo_prints_its_table():
+
+@pytest.fixture(scope="module")
+def quick_report(tmp_path_factory):
+    """``python -m skmm demo --quick`` in a fresh process, as the README says."""
+    out = tmp_path_factory.mktemp("demo") / "report"
     result = run_python(
-        "-m", "skmm", "demo", "--n-samples", "120", "--cv", "2", "--device", "cpu"
+        "-m", "skmm", "demo", "--quick", "--out", str(out), "--no-progress"
     )
-    out = result.stdout
-    assert "120 of 23,486 rows" in out
-    table = out[out.index("modalities") :].splitlines()
-    assert [line.split("  ")[0] for line in table[1:4]] == [
-        "text",
-        "tabular",
-        "text + tabular",
-    ]
-    for line in table[1:4]:
-        # name, balanced accuracy ± std, ROC AUC ± std, encode s, fit s
+    return result.stdout, out
+
+
+def test_demo_quick_prints_one_row_per_method(quick_report):
+    stdout, _ = quick_report
+    assert "600 of 23,486 rows" in stdout
+    lines = stdout[stdout.index("method ") :].splitlines()
+    assert [line.split("  ")[0] for line in lines[1:8]] == METHODS
+    for line in lines[1:8]:
         fields = line.split()
-        assert fields[-7] == fields[-4] == "±"
-        assert 0.0 <= float(fields[-8]) <= 1.0 and 0.0 <= float(fields[-5]) <= 1.0
+        # ... score ± std, fit s, encode s, cache hits
+        assert fields[-5] == "±" and 0.0 <= float(fields[-6]) <= 1.0
+    assert "best: " in stdout
+
+
+def test_demo_report_folder(quick_report):
+    stdout, out = quick_report
+    table = pd.read_csv(out / "results.csv")
+    assert table["method"].tolist() == METHODS
+    assert table["score"].between(0, 1).all() and (table["score_std"] >= 0).all()
+    # Never an embedding twice: after the one encoding pass every fold of every
+    # method found its text vectors in the cache.
+    text = table["modalities"].str.contains("text")
+    assert (table.loc[text, "cache_hits"] > 0).all()
+    assert (table["cache_misses"] == 0).all()
+    best = table.loc[table["score"].idxmax(), "method"]
+    assert f"best: {best}" in stdout
+    markdown = (out / "results.md").read_text()
+    assert markdown.count("\n| ") == len(METHODS) + 1 and f"**{best}**" in markdown
+    importance = pd.read_csv(out / "modality_importance.csv")
+    best_modalities = table.set_index("method").loc[best, "modalities"]
+    assert importance["modality"].tolist() == best_modalities.split(" + ")
+    assert importance["importance_std"].ge(0).all()
+    for name in ("scores.png", "modality_importance.png", "confusion_matrix.png"):
+        with Image.open(out / name) as image:
+            assert image.format == "PNG" and min(image.size) >= 300
+            # Something is drawn: not a blank canvas.
+            assert len(image.convert("L").getcolors(maxcolors=1 << 16)) > 20
+
+
+def test_demo_saved_model_predicts_in_a_fresh_process(quick_report):
+    _, out = quick_report
+    code = (
+        "import joblib, sys\n"
+        "from skmm.datasets import load_womens_reviews\n"
+        "X, y = load_womens_reviews(return_X_y=True)\n"
+        f"model = joblib.load({str(out / 'best_model.joblib')!r})\n"
+        "print(sorted(set(model.predict(X.iloc[:40]))))\n"
+        "print([getattr(t, 'cache', None) for t in "
+        "model[0].named_transformers_.values()])\n"
+    )
+    result = run_python("-c", code)
+    labels, caches = result.stdout.strip().splitlines()
+    assert set(eval(labels)) <= {0, 1}
+    # The saved model does not point at the report's cache folder.
+    assert set(eval(caches)) == {None}
+
+
+def test_demo_second_run_encodes_nothing(tmp_path):
+    from skmm._demo import run_demo
+
+    lines = []
+    kwargs = dict(
+        quick=True, n_samples=90, cv=2, out=None, cache=tmp_path, progress=False
+    )
+    first = run_demo(**kwargs, log=lines.append)
+    encoded = [line for line in lines if " encoded, " in line]
+    assert len(encoded) == 2 and "0 encoded" not in encoded[0]
+    lines.clear()
+    second = run_demo(**kwargs, log=lines.append)
+    encoded = [line for line in lines if " encoded, " in line]
+    assert all(" 0 encoded, " in line for line in encoded)
+    pd.testing.assert_frame_equal(
+        first.table[["method", "score"]], second.table[["method", "score"]]
+    )
+    # The best method is inspected on its own modalities, on a held-out quarter.
+    best = first.table.set_index("method").loc[first.best, "modalities"]
+    assert first.importance["modality"].tolist() == best.split(" + ")
+    assert first.confusion.sum() == 23
+
+
+def test_demo_unknown_dataset_is_refused():
+    from skmm._demo import run_demo
+
+    with pytest.raises(ValueError, match="Unknown dataset 'nope'; choose one of"):
+        run_demo("nope", out=None)
 
 
 def test_cli_without_command_shows_usage():
@@ -30,3 +121,24 @@ def test_cli_without_command_shows_usage():
         [sys.executable, "-m", "skmm"], cwd=ROOT, capture_output=True, text=True
     )
     assert result.returncode == 2 and "usage: skmm" in result.stderr
+    assert np.all([c in result.stderr for c in ("demo", "fit", "predict", "evaluate")])
+
+
+def test_demo_on_audio_visual_digits(tmp_path):
+    """``--dataset av-digits``: images and recordings, a confusion matrix of 10."""
+    from tests.conftest import DATA, EFFICIENTNET_LITE0, require_shared
+
+    require_shared(DATA / "fsdd")
+    require_shared(EFFICIENTNET_LITE0)
+    out = tmp_path / "report"
+    result = run_python(
+        "-m", "skmm", "demo", "--dataset", "av-digits", "--data-home", str(DATA),
+        "--quick", "--n-samples", "80", "--cv", "2", "--out", str(out),
+        "--no-progress",
+    )  # fmt: skip
+    assert "Audio-visual digits: 80 MNIST images" in result.stdout
+    table = pd.read_csv(out / "results.csv")
+    assert table["method"].tolist()[:2] == ["image only", "audio only"]
+    assert (table["cache_misses"] == 0).all()
+    with Image.open(out / "confusion_matrix.png") as image:
+        assert min(image.size) >= 500  # room for 10 x 10 cells

@@ -179,7 +179,11 @@ def _short_repr(value: Any, limit: int = 80) -> str:
     if isinstance(value, (bytes, bytearray, memoryview)) and len(value) > 32:
         return f"<{len(value)} bytes>"
     text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    if len(text) <= limit:
+        return text
+    # Keep both ends: a long path's file name is at its end.
+    half = (limit - 3) // 2
+    return text[:half] + "..." + text[-half:]
 
 
 def _column_values(column: Any) -> list:

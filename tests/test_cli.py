@@ -1,0 +1,182 @@
+"""``skmm fit / predict / evaluate`` on a user's own table."""
+
+import io
+import json
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from skmm.__main__ import main
+from tests.conftest import TINY_IMAGE_MODEL, run_python
+
+TINY = ["--image-model", TINY_IMAGE_MODEL, "--image-weights", "random", "--quiet"]
+
+
+@pytest.fixture
+def table(tmp_path):
+    """40 rows: a photo (relative path), a review, a number, a category, an id."""
+    rng = np.random.default_rng(0)
+    label = np.array(["yes", "no"] * 20)
+    (tmp_path / "photos").mkdir()
+    photos = []
+    for i, y in enumerate(label):
+        tone = 200 if y == "yes" else 40
+        pixels = rng.integers(0, 40, (24, 24, 3)) + tone
+        Image.fromarray(pixels.clip(0, 255).astype(np.uint8)).save(
+            tmp_path / "photos" / f"{i}.png"
+        )
+        photos.append(f"photos/{i}.png")
+    words = {"yes": "lovely fit, great quality", "no": "poor fabric, returned it"}
+    frame = pd.DataFrame(
+        {
+            "id": [f"order-{i:04d}" for i in range(40)],
+            "photo": photos,
+            "review": [words[y] for y in label],
+            "price": rng.normal(50, 10, 40).round(2),
+            "colour": rng.choice(["red", "blue", "green"], 40),
+            "label": label,
+        }
+    )
+    frame.loc[3, "review"] = None  # a missing text: the union's indicator
+    path = tmp_path / "data.csv"
+    frame.to_csv(path, index=False)
+    return path, frame
+
+
+def fit(table_path, *extra, out):
+    return main(
+        ["fit", str(table_path), "--target", "label", "--image-col", "photo",
+         "--text-col", "review", "--out", str(out), *TINY, *extra]
+    )  # fmt: skip
+
+
+def test_fit_predict_evaluate(table, tmp_path, capsys, monkeypatch):
+    path, frame = table
+    # Paths in the table are relative to the table's folder, not to the cwd.
+    monkeypatch.chdir(tmp_path.parent)
+    model_path = tmp_path / "model.joblib"
+    assert fit(path, "--cv", "2", out=model_path) == 0
+    out, err = capsys.readouterr()
+    assert "2-fold cross-validation: balanced accuracy" in out
+    assert "column 'id' left out: 40 distinct values in 40 rows" in err
+    assert "classification of 'label' from 40 rows" in err
+
+    model = joblib.load(model_path)  # a plain scikit-learn Pipeline
+    spec = model.skmm_spec_
+    assert (spec.numbers, spec.categories) == (["price"], ["colour"])
+    assert [name for name, *_ in model[0].transformers] == [
+        "image",
+        "text",
+        "numbers",
+        "categories",
+    ]
+
+    assert main(["predict", str(model_path), str(path), "--proba", "--keep", "id"]) == 0
+    predictions = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert predictions.columns.tolist() == ["id", "label", "proba_no", "proba_yes"]
+    assert predictions["id"].tolist() == frame["id"].tolist()
+    np.testing.assert_allclose(predictions[["proba_no", "proba_yes"]].sum(axis=1), 1)
+    # The images tell the classes apart: the training rows come back right.
+    assert (predictions["label"] == frame["label"]).mean() >= 0.9
+
+    assert main(["evaluate", str(model_path), str(path), "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    accuracy = (predictions["label"] == frame["label"]).mean()
+    assert metrics["accuracy"] == pytest.approx(accuracy)
+    assert metrics["n_rows"] == 40 and 0.5 <= metrics["roc_auc"] <= 1.0
+
+
+def test_fusion_head_and_regression(table, tmp_path, capsys):
+    path, frame = table
+    frame = frame.assign(label=np.where(frame["label"] == "yes", 10.0, 0.0))
+    frame["label"] += np.random.default_rng(1).normal(0, 1, 40)
+    path = path.with_name("numbers.csv")
+    frame.to_csv(path, index=False)
+    model_path = tmp_path / "fused.joblib"
+    assert fit(path, "--head", "fusion", out=model_path) == 0
+    assert "regression of 'label'" in capsys.readouterr().err
+    model = joblib.load(model_path)
+    assert type(model[-1]).__name__ == "FusionRegressor"
+    assert list(model[-1].layout_.names[:2]) == ["image", "text"]
+    assert main(["evaluate", str(model_path), str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].split()[0] == "r2" and "rmse" in out
+
+
+@pytest.mark.parametrize(
+    "change, args, message",
+    [
+        (None, ["--image-col", "foto"], "column 'foto' (--image-col) is not in"),
+        (None, ["--target", "labell"], "did you mean 'label'?"),
+        ("one class", [], "target 'label' has one class ('yes') in its 40 rows"),
+        ("empty", [], "the file is empty"),
+        ("header only", [], "has a header (id, photo, review, price, colour, label)"),
+    ],
+)
+def test_clear_errors(table, tmp_path, capsys, change, args, message):
+    path, frame = table
+    if change == "one class":
+        frame.assign(label="yes").to_csv(path, index=False)
+    elif change == "empty":
+        path.write_text("")
+    elif change == "header only":
+        frame.iloc[:0].to_csv(path, index=False)
+    argv = ["fit", str(path), "--target", "label", "--out", str(tmp_path / "m.joblib")]
+    argv += ["--image-col", "photo"] if "--image-col" not in args else []
+    assert main(argv + args + TINY) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("skmm fit: error: ") and message in err
+    assert not (tmp_path / "m.joblib").exists()
+
+
+def test_unreadable_image_names_column_row_and_value(table, tmp_path, capsys):
+    path, frame = table
+    frame.loc[7, "photo"] = "photos/missing.png"
+    frame.to_csv(path, index=False)
+    assert fit(path, out=tmp_path / "m.joblib") == 1
+    err = capsys.readouterr().err
+    assert "'photo'" in err and "row 7" in err and "missing.png" in err
+
+
+def test_predict_needs_the_model_columns(table, tmp_path, capsys):
+    path, frame = table
+    model_path = tmp_path / "model.joblib"
+    assert fit(path, out=model_path) == 0
+    capsys.readouterr()
+    frame.drop(columns="price").to_csv(tmp_path / "new.csv", index=False)
+    assert main(["predict", str(model_path), str(tmp_path / "new.csv")]) == 2
+    assert "column 'price' (needed by the model) is not in" in capsys.readouterr().err
+    assert main(["predict", str(path), str(path)]) == 2  # a CSV is not a model
+    assert "not a model saved by skmm fit" in capsys.readouterr().err
+
+
+def test_a_failed_save_keeps_the_previous_model(table, tmp_path, monkeypatch):
+    from skmm import _cli
+
+    path, _ = table
+    model_path = tmp_path / "model.joblib"
+    assert fit(path, out=model_path) == 0
+    before = model_path.read_bytes()
+
+    def broken_dump(value, filename):
+        with open(filename, "wb") as handle:
+            handle.write(b"half a model")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(joblib, "dump", broken_dump)
+    with pytest.raises(OSError, match="disk full"):
+        _cli.save_model({"a": 1}, model_path)
+    assert model_path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_console_script_writes_predictions_to_stdout(table, tmp_path):
+    path, _ = table
+    model_path = tmp_path / "model.joblib"
+    assert fit(path, out=model_path) == 0
+    result = run_python("-m", "skmm", "predict", str(model_path), str(path))
+    predictions = pd.read_csv(io.StringIO(result.stdout))
+    assert predictions.shape == (40, 1) and set(predictions["label"]) <= {"yes", "no"}

@@ -190,6 +190,19 @@ def _split_other_columns(
     return numbers, categories, dropped
 
 
+def _categories_as_strings(X: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Category values as str (None where missing), the same at fit and predict.
+
+    A column read as numbers in one file and as strings in another still matches,
+    and SimpleImputer(strategy="constant") takes the missing ones.
+    """
+    X = X.copy()
+    for column in columns:
+        values = [None if pd.isna(v) else str(v) for v in X[column]]
+        X[column] = pd.Series(values, index=X.index, dtype=object)
+    return X
+
+
 def build_model(
     table: pd.DataFrame,
     target: str,
@@ -371,10 +384,7 @@ def build_model(
                 categories,
             )
         )
-    # Categories go through SimpleImputer(constant) as strings.
-    for column in categories:
-        X[column] = X[column].astype("object").where(X[column].notna(), None)
-        X[column] = X[column].map(lambda v: v if v is None else str(v))
+    X = _categories_as_strings(X, categories)
 
     classify = task == "classification"
     if head == "linear":
@@ -413,10 +423,7 @@ def prepare_inputs(model, table: pd.DataFrame, base: Path, source: str) -> pd.Da
     if missing:
         _check_columns(table, missing, "needed by the model", source)
     X = resolve_paths(table[spec.inputs], spec.path_columns, base)
-    for column in spec.categories:
-        X[column] = X[column].astype("object").where(X[column].notna(), None)
-        X[column] = X[column].map(lambda v: v if v is None else str(v))
-    return X
+    return _categories_as_strings(X, spec.categories)
 
 
 def save_model(model, path: str | os.PathLike) -> None:

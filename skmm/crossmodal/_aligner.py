@@ -24,7 +24,7 @@ from torch import nn
 
 from skmm.compose._blocks import split_blocks, validate_modality_input
 from skmm.crossmodal._metrics import recall_at_k
-from skmm.encoders._base import resolve_device
+from skmm.encoders._base import resolve_device, seeded
 
 __all__ = ["CrossModalAligner"]
 
@@ -443,15 +443,7 @@ class CrossModalAligner(TransformerMixin, BaseEstimator):
             "x1": inputs[1][keep],
             "present": present[keep],
         }
-        devices = (
-            [torch.device(self.device_).index or 0]
-            if self.device_.startswith("cuda")
-            else []
-        )
-        with torch.random.fork_rng(devices=devices):
-            torch.random.manual_seed(self._seed)
-            if devices:
-                torch.cuda.manual_seed_all(self._seed)
+        with seeded(self._seed, self.device_):
             module = _Projector(
                 (inputs[0].shape[1], inputs[1].shape[1]),
                 self.n_components,

@@ -18,7 +18,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from skmm.cache._keys import weights_digest
-from skmm.encoders._base import BaseEncoder, autocast
+from skmm.encoders._base import BaseEncoder, autocast, seeded
 from skmm.encoders._image import ImageEncoder, _auto_num_workers
 from skmm.encoders._pooling import encode_stacks
 from skmm.encoders._registry import get_or_load
@@ -339,8 +339,7 @@ class AudioEncoder(BaseEncoder):
             module = transformers.AutoModel.from_pretrained(source)
         else:
             config = transformers.AutoConfig.from_pretrained(source)
-            with torch.random.fork_rng(devices=[]):
-                torch.random.manual_seed(0)
+            with seeded(0):
                 module = transformers.AutoModel.from_config(config)
         return self._finish_hf(module, extractor)
 

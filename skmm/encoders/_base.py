@@ -147,6 +147,34 @@ def autocast(device: str, precision: str) -> contextlib.AbstractContextManager:
     return torch.autocast(torch.device(device).type, dtype=dtype)
 
 
+@contextlib.contextmanager
+def seeded(seed: int, device: str = "cpu") -> Iterator[None]:
+    """Seed torch's generators for a block, and give them back as they were.
+
+    Inside, ``seed`` drives initialisation, shuffling and dropout; afterwards the
+    caller's global random state is unchanged. ``torch.random.manual_seed`` seeds
+    the CPU and every CUDA device, so whenever CUDA is in use every device's state
+    is forked, not only the one of ``device``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skmm.encoders._base import seeded
+    >>> before = torch.random.get_rng_state()
+    >>> with seeded(0):
+    ...     a = torch.rand(2)
+    >>> with seeded(0):
+    ...     b = torch.rand(2)
+    >>> bool((a == b).all()), bool((torch.random.get_rng_state() == before).all())
+    (True, True)
+    """
+    cuda = torch.device(device).type == "cuda" or torch.cuda.is_initialized()
+    devices = list(range(torch.cuda.device_count())) if cuda else []
+    with torch.random.fork_rng(devices=devices):
+        torch.random.manual_seed(seed)
+        yield
+
+
 def is_out_of_memory(error: BaseException) -> bool:
     """Whether ``error`` is a device out-of-memory error (CUDA, or MPS's message).
 

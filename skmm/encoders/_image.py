@@ -15,7 +15,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from skmm.cache._keys import weights_digest
-from skmm.encoders._base import BaseEncoder, autocast
+from skmm.encoders._base import BaseEncoder, autocast, seeded
 from skmm.encoders._registry import get_or_load
 from skmm.exceptions import DecodeError
 from skmm.io import check_image, decode_image
@@ -227,10 +227,8 @@ class ImageEncoder(BaseEncoder):
         if kwargs["pretrained"]:
             module = timm.create_model(self.model, **kwargs)
         else:
-            # Same random weights in every process (GridSearchCV workers agree);
-            # fork_rng restores the caller's global RNG state afterwards.
-            with torch.random.fork_rng(devices=[]):
-                torch.random.manual_seed(0)
+            # Same random weights in every process (GridSearchCV workers agree).
+            with seeded(0):
                 module = timm.create_model(self.model, **kwargs)
         return _finish(module, self.device_)
 

@@ -28,7 +28,7 @@ from skorch.helper import predefined_split
 from skorch.hf import AccelerateMixin
 
 from skmm.compose._blocks import split_blocks, validate_modality_input
-from skmm.encoders._base import resolve_device
+from skmm.encoders._base import resolve_device, seeded
 from skmm.fusion._modules import FUSIONS
 from skmm.fusion._network import FusionNetwork, MultiTaskLoss
 
@@ -232,17 +232,7 @@ class _BaseFusion(BaseEstimator):
                 stopper(monitor="valid_loss", patience=self.patience, load_best=True)
             )
 
-        devices = (
-            [torch.device(self.device_).index or 0]
-            if self.device_.startswith("cuda")
-            else []
-        )
-        # fork_rng: the seed drives initialisation, shuffling and dropout without
-        # touching the caller's global RNG state.
-        with torch.random.fork_rng(devices=devices):
-            torch.random.manual_seed(seed)
-            if devices:
-                torch.cuda.manual_seed_all(seed)
+        with seeded(seed, self.device_):
             module = FusionNetwork(
                 input_dims=self.layout_.widths,
                 output_sizes=[n for _, n in tasks],

@@ -33,14 +33,26 @@ def run_python(*args: str, cwd=ROOT, clean_env: bool = False, timeout: int = 600
     """
     env = {"PATH": "/usr/bin:/bin"} if clean_env else dict(os.environ)
     env["HF_HUB_OFFLINE"] = "1"
-    result = subprocess.run(
-        [sys.executable, *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    try:
+        result = subprocess.run(
+            [sys.executable, *args],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired as exc:  # show where it was stuck
+        out = exc.stdout or b""
+        err = exc.stderr or b""
+        out, err = (
+            t.decode(errors="replace") if isinstance(t, bytes) else t
+            for t in (out, err)
+        )
+        pytest.fail(
+            f"python {' '.join(args)} ran past {timeout} s\n"
+            f"stdout:\n{out[-2000:]}\nstderr:\n{err[-3000:]}"
+        )
     assert result.returncode == 0, result.stderr[-3000:]
     return result
 

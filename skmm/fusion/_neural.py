@@ -359,6 +359,32 @@ class _AcceleratedNet(AccelerateMixin, NeuralNet):
         finally:
             self._criteria = criteria
 
+    # Early stopping must decide alike in every process: a process that stops
+    # while another trains on waits forever in the other's gradient all-reduce,
+    # and processes that restore different "best" epochs end with different
+    # models. skorch's accelerate mixin gives each process a shard of the
+    # validation set, so each saw its own validation loss. Here every process
+    # validates on the whole (small) held-out set, and the loss is averaged
+    # across processes, so every process records the very same number.
+    def get_iterator(self, dataset, training=False):
+        if training:
+            return super().get_iterator(dataset, training=True)
+        from accelerate.data_loader import prepare_data_loader
+
+        loader = NeuralNet.get_iterator(self, dataset, training=False)
+        return prepare_data_loader(
+            loader,
+            device=self.accelerator.device,
+            num_processes=1,
+            process_index=0,
+            put_on_device=True,
+        )
+
+    def validation_step(self, batch, **fit_params):
+        step = super().validation_step(batch, **fit_params)
+        step["loss"] = self.accelerator.reduce(step["loss"], reduction="mean")
+        return step
+
 
 def _plain_net(trained, net_params: dict, device: str) -> NeuralNet:
     """A plain NeuralNet holding the trained (unwrapped) module and its history.

@@ -69,7 +69,7 @@ head = FusionClassifier(**PARAMS, accelerator=acc).fit(X, y)
 joblib.dump(head, {str(tmp_path / "bf16.joblib")!r})
 np.save({str(tmp_path / "proba.npy")!r}, head.predict_proba(X))
 """
-    run_python("-c", script, timeout=300)
+    run_python("-c", script, timeout=100)
     loaded = joblib.load(tmp_path / "bf16.joblib")
     np.testing.assert_array_equal(
         loaded.predict_proba(X), np.load(tmp_path / "proba.npy")
@@ -94,8 +94,10 @@ acc = Accelerator(cpu=True)
 # random_state=None: the main process's seed is broadcast to the other.
 head = FusionClassifier("gated", hidden=16, max_epochs=60, patience=2, lr=0.05,
                         accelerator=acc).fit(X, y)
-np.save(os.path.join({out!r}, f"proba{{acc.process_index}}.npy"),
-        head.predict_proba(X))
+rank = acc.process_index
+np.save(os.path.join({out!r}, f"proba{{rank}}.npy"), head.predict_proba(X))
+np.save(os.path.join({out!r}, f"valid_loss{{rank}}.npy"),
+        head.net_.history[:, "valid_loss"])
 if acc.is_main_process:
     joblib.dump(head, os.path.join({out!r}, "head.joblib"))
 print("processes", acc.num_processes, "epochs", head.n_epochs_)
@@ -115,9 +117,14 @@ def test_data_parallel_on_two_cpu_processes(tmp_path):
         "2",
         str(script),
         cwd=tmp_path,
-        timeout=300,
+        timeout=100,
     )
     assert result.stdout.count("processes 2") == 2
+    # Early stopping decided alike: both processes saw the same validation losses
+    # (each used to see its own shard's, stop at its own epoch, and hang the other).
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "valid_loss0.npy"), np.load(tmp_path / "valid_loss1.npy")
+    )
     proba0, proba1 = np.load(tmp_path / "proba0.npy"), np.load(tmp_path / "proba1.npy")
     np.testing.assert_array_equal(proba0, proba1)  # one model, in sync
     head = joblib.load(tmp_path / "head.joblib")

@@ -20,6 +20,7 @@ that row are NaN.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -341,6 +342,7 @@ def validate_modality_input(
     reset: bool,
     modalities: Mapping[str, Any] | None = None,
     dtype: Any = np.float64,
+    warn_single_block: bool = True,
     **check_params: Any,
 ) -> tuple[Any, Any]:
     """Validate the input of a head that reads modality blocks.
@@ -363,6 +365,10 @@ def validate_modality_input(
     modalities : dict, default=None
         See :func:`infer_layout`.
     dtype : numpy dtype or list of them, default=np.float64
+    warn_single_block : bool, default=True
+        In fit, warn when nothing in ``X`` names its modalities, so the whole input
+        becomes one block ``"X"``: a union's default numpy output passed to a
+        fusion head looks like this, and the head then fuses nothing.
     **check_params : dict
         More arguments of ``validate_data`` (e.g. ``multi_output=True``).
 
@@ -390,6 +396,8 @@ def validate_modality_input(
         if reset:
             names = getattr(estimator, "feature_names_in_", None)
             estimator.layout_ = infer_layout(X, modalities, names)
+            if warn_single_block and modalities is None:
+                _warn_if_single_block(estimator, estimator.layout_, names)
         return X, y
 
     array_dtype = dtype[-1] if isinstance(dtype, (list, tuple)) else dtype
@@ -409,3 +417,23 @@ def validate_modality_input(
     if y is not None:
         check_consistent_length(*arrays.values(), y)
     return arrays, y
+
+
+def _warn_if_single_block(estimator: Any, layout: BlockLayout, names: Any) -> None:
+    """Warn that ``X`` named no modalities, so it is one block ``"X"``."""
+    if layout.names != (_SINGLE,):
+        return
+    source = (
+        "a DataFrame whose column names have no '{modality}__' prefix"
+        if names is not None
+        else "a plain array"
+    )
+    warnings.warn(
+        f"{type(estimator).__name__} got {source}, so all {layout.n_features} "
+        "columns form one modality block 'X' and there is nothing to fuse. If "
+        "they come from a MultimodalUnion, give it .set_output(transform='pandas') "
+        "(or pass modalities=union.output_indices_); to fit on one block on "
+        "purpose, pass modalities={'X': slice(None)}.",
+        UserWarning,
+        stacklevel=4,
+    )

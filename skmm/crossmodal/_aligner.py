@@ -325,6 +325,7 @@ class CrossModalAligner(TransformerMixin, BaseEstimator):
             reset=reset,
             modalities=layout_modalities,
             dtype=[np.float32, np.float64],
+            warn_single_block=False,  # one block is an error below
         )
         layout = self.layout_
         if reset:

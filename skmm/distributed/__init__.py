@@ -29,7 +29,7 @@ accelerate).
   SQLite's locking needs a file system with working POSIX locks (a local disk or
   NFSv4 with locking; not every network file system has them). Ray's joblib
   backend (``ray.util.joblib.register_ray()``, then
-  ``joblib.parallel_backend("ray")``) works the same way; it is not tested here.
+  ``joblib.parallel_backend("ray")``, extra ``skmm[ray]``) works the same way.
 - **Out-of-core output**: :func:`transform_to_npy` writes a transform larger than
   memory to a memory-mapped ``.npy`` file, chunk by chunk, renamed into place only
   when complete.

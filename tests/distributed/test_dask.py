@@ -11,16 +11,14 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
-from PIL import Image
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
-from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skmm import ImageEncoder, MultimodalUnion
+from skmm import ImageEncoder
 from skmm.cache import open_cache
-from tests.conftest import TINY_IMAGE_MODEL, make_image
+from tests.conftest import TINY_IMAGE_MODEL
+from tests.distributed.conftest import N_ROWS, make_model
 
 dask = pytest.importorskip("dask")
 dd = pytest.importorskip("dask.dataframe")
@@ -35,8 +33,6 @@ from skmm.distributed import (  # noqa: E402
 )
 
 pytestmark = pytest.mark.timeout(120)
-
-N_ROWS = 24
 
 
 @pytest.fixture(scope="module")
@@ -74,36 +70,6 @@ def _restore(environ: dict) -> None:
     os.environ.update(environ)
 
 
-@pytest.fixture(scope="module")
-def table(tmp_path_factory) -> tuple[pd.DataFrame, np.ndarray]:
-    folder = tmp_path_factory.mktemp("images")
-    paths = []
-    for i in range(N_ROWS):
-        path = folder / f"img{i}.png"
-        Image.fromarray(make_image(i, size=(32, 32))).save(path)
-        paths.append(str(path))
-    rng = np.random.default_rng(0)
-    df = pd.DataFrame({"photo": paths, "price": rng.normal(size=N_ROWS)})
-    y = np.arange(N_ROWS) % 2
-    return df, y
-
-
-def _model(cache) -> object:
-    union = MultimodalUnion(
-        [
-            (
-                "image",
-                ImageEncoder(
-                    TINY_IMAGE_MODEL, pretrained=False, device="cpu", cache=cache
-                ),
-                "photo",
-            ),
-            ("tab", StandardScaler(), ["price"]),
-        ]
-    )
-    return make_pipeline(union, LogisticRegression(max_iter=500))
-
-
 def _workers(client) -> list[str]:
     return sorted(client.nthreads())
 
@@ -114,7 +80,7 @@ def _cache_info(directory: str):
 
 def test_same_output_as_one_process(client, table, tmp_path):
     df, y = table
-    model = _model(str(tmp_path / "cache")).fit(df, y)
+    model = make_model(str(tmp_path / "cache")).fit(df, y)
     ddf = dd.from_pandas(df, npartitions=4)
     wrapped = ParallelPostFit(model)
 
@@ -160,12 +126,12 @@ def test_cache_written_by_one_worker_is_read_by_the_other(client, table, tmp_pat
 def test_grid_search_on_the_dask_backend(client, table, tmp_path):
     df, y = table
     grid = {"logisticregression__C": [0.1, 10.0]}
-    local = GridSearchCV(_model(None), grid, cv=2).fit(df, y)
+    local = GridSearchCV(make_model(None), grid, cv=2).fit(df, y)
 
     directory = str(tmp_path / "search-cache")
     before = client.run(_cache_info, directory)
     with joblib.parallel_backend("dask"):
-        search = GridSearchCV(_model(directory), grid, cv=2, n_jobs=-1).fit(df, y)
+        search = GridSearchCV(make_model(directory), grid, cv=2, n_jobs=-1).fit(df, y)
     after = client.run(_cache_info, directory)
 
     np.testing.assert_allclose(
@@ -186,7 +152,7 @@ def test_fusion_head_fits_from_a_memmap(client, table, tmp_path):
     from skmm import FusionClassifier
 
     df, y = table
-    union = _model(None)[0].fit(df, y)
+    union = make_model(None)[0].fit(df, y)
     ddf = dd.from_pandas(df, npartitions=3)
     embeddings = transform_to_npy(union, ddf, tmp_path / "emb.npy")
     assert isinstance(embeddings, np.memmap)
@@ -259,7 +225,7 @@ class _DieOnce(TransformerMixin, BaseEstimator):
 
 def test_killed_worker_task_is_retried(client, table, tmp_path):
     df, y = table
-    union = _model(str(tmp_path / "cache"))[0].fit(df, y)
+    union = make_model(str(tmp_path / "cache"))[0].fit(df, y)
     marker = tmp_path / "died"
     dying = _DieOnce(union, str(marker))
     pids_before = set(client.run(os.getpid).values())

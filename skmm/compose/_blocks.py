@@ -400,13 +400,15 @@ def validate_modality_input(
                 _warn_if_single_block(estimator, estimator.layout_, names)
         return X, y
 
-    array_dtype = dtype[-1] if isinstance(dtype, (list, tuple)) else dtype
+    accepted = list(dtype) if isinstance(dtype, (list, tuple)) else [dtype]
     arrays = {}
     for key, value in X.items():
-        arr = np.asarray(value, dtype=array_dtype)
+        # An accepted dtype is kept: a memory-mapped block is not copied.
+        own = getattr(value, "dtype", None)
+        arr = np.asarray(value, dtype=own if own in accepted else accepted[-1])
         if arr.ndim != 2:
             arr = arr.reshape(len(arr), -1) if arr.ndim > 2 else arr[:, None]
-        if np.isinf(arr).any():
+        if _has_inf(arr):
             raise ValueError(f"modality {key!r} contains infinity")
         arrays[str(key)] = arr
     if reset:
@@ -436,4 +438,13 @@ def _warn_if_single_block(estimator: Any, layout: BlockLayout, names: Any) -> No
         "purpose, pass modalities={'X': slice(None)}.",
         UserWarning,
         stacklevel=4,
+    )
+
+
+def _has_inf(arr: np.ndarray, chunk_rows: int = 65536) -> bool:
+    """Whether ``arr`` holds an infinity, checked a chunk of rows at a time."""
+    if np.isfinite(np.sum(arr, dtype=np.float64)):
+        return False  # no inf, no NaN: the fast path
+    return any(
+        np.isinf(arr[i : i + chunk_rows]).any() for i in range(0, len(arr), chunk_rows)
     )

@@ -120,9 +120,11 @@ def transform_to_npy(
     estimator that accepts float32 (``SGDClassifier``, ``LogisticRegression``)
     reads the memmap in place; ``SGDClassifier.partial_fit`` over row slices
     keeps only one slice in memory. :class:`~skmm.FusionClassifier` and the
-    other neural heads copy each modality block and its standardised version into
-    memory (about twice the file's size), and train from those; they do not
-    stream from disk.
+    other neural heads stream an input larger than 512 MiB: the blocks'
+    statistics come from one pass over 16 MiB chunks, each training batch reads
+    its rows from the file, and predictions are made chunk by chunk; only the
+    presence mask (one bool per row and block) is held whole. Below that size
+    they standardise a copy in memory, which is faster.
 
     Examples
     --------

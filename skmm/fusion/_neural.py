@@ -29,6 +29,7 @@ from skorch.hf import AccelerateMixin
 
 from skmm.compose._blocks import split_blocks, validate_modality_input
 from skmm.encoders._base import resolve_device, seeded
+from skmm.fusion import _rows
 from skmm.fusion._modules import FUSIONS
 from skmm.fusion._network import FusionNetwork, MultiTaskLoss
 
@@ -117,8 +118,8 @@ class _BaseFusion(BaseEstimator):
         return tags
 
     # -- input ------------------------------------------------------------------
-    def _blocks(self, X, *, reset: bool) -> tuple[list[np.ndarray], np.ndarray]:
-        """Validate ``X`` and cut it into its modality blocks."""
+    def _validated(self, X, *, reset: bool):
+        """``X`` checked (a float memory map stays one, not copied)."""
         X, _ = validate_modality_input(
             self,
             X,
@@ -126,7 +127,24 @@ class _BaseFusion(BaseEstimator):
             modalities=self.modalities,
             dtype=[np.float32, np.float64],
         )
-        return split_blocks(X, self.layout_)
+        return X
+
+    def _streamed_statistics(self, X) -> np.ndarray:
+        """Set the blocks' statistics from one pass over chunks of ``X``; return
+        the presence mask. The streaming twin of ``_scale(..., fit=True)``."""
+        means, stds, present = _rows.streamed_statistics(X, self.layout_)
+        self.block_means_, self.block_scales_ = [], []
+        for j, (mean, std) in enumerate(zip(means, stds, strict=True)):
+            if not present[:, j].any():
+                raise ValueError(
+                    f"modality {self.layout_.names[j]!r} is absent from every "
+                    "row of the training data"
+                )
+            std = std.copy()
+            std[std < 1e-6] = 1.0
+            self.block_means_.append(mean.astype(np.float32))
+            self.block_scales_.append(std.astype(np.float32))
+        return present
 
     def _scale(self, blocks, present, *, fit: bool) -> dict[str, np.ndarray]:
         """Standardise each block with statistics of the rows that have it.
@@ -174,13 +192,20 @@ class _BaseFusion(BaseEstimator):
                 f"{type(self).__name__} requires y to be passed, but the target y "
                 "is None"
             )
-        blocks, present = self._blocks(X, reset=True)
+        X = self._validated(X, reset=True)
         targets, tasks, loss_weights, class_weights = self._encode_targets(y)
-        if len(targets) != len(present):
+        n_rows = _rows.n_rows(X)
+        if len(targets) != n_rows:
             raise ValueError(
-                f"X has {len(present)} rows but y has {len(targets)}: they must match"
+                f"X has {n_rows} rows but y has {len(targets)}: they must match"
             )
-        inputs = self._scale(blocks, present, fit=True)
+        # Past IN_MEMORY_BYTES the rows are read from X as training needs them (a
+        # memory map stays on disk) instead of being standardised in a copy.
+        stream = n_rows * _rows.row_bytes(self.layout_) > _rows.IN_MEMORY_BYTES
+        if stream:
+            present = self._streamed_statistics(X)
+        else:
+            inputs = self._scale(*split_blocks(X, self.layout_), fit=True)
         accelerator = self.accelerator
         # With an accelerator, accelerate places the data and the model (one GPU
         # per process under ``accelerate launch``) and ``device`` is not used.
@@ -205,7 +230,6 @@ class _BaseFusion(BaseEstimator):
         elif self.fusion == "lowrank":
             fusion_params = {"rank": self.rank}
 
-        n_rows = len(targets)
         validate = self.early_stopping and n_rows >= _MIN_ROWS_FOR_VALIDATION
         train_idx = np.arange(n_rows)
         callbacks = []
@@ -223,8 +247,12 @@ class _BaseFusion(BaseEstimator):
                 train_idx, valid_idx = train_test_split(
                     train_idx, test_size=self.validation_fraction, random_state=seed
                 )
-            valid = Dataset(
-                {k: v[valid_idx] for k, v in inputs.items()}, targets[valid_idx]
+            valid = (
+                self._row_dataset(X, present, targets, valid_idx)
+                if stream
+                else Dataset(
+                    {k: v[valid_idx] for k, v in inputs.items()}, targets[valid_idx]
+                )
             )
             train_split = predefined_split(valid)
             stopper = EarlyStopping if accelerator is None else _UnwrappedEarlyStopping
@@ -268,25 +296,50 @@ class _BaseFusion(BaseEstimator):
                         accelerator.print if self.verbose else print
                     ),
                 )
-            self.net_.fit(
-                {k: v[train_idx] for k, v in inputs.items()}, targets[train_idx]
-            )
+            if stream:
+                self.net_.fit(self._row_dataset(X, present, targets, train_idx), None)
+            else:
+                self.net_.fit(
+                    {k: v[train_idx] for k, v in inputs.items()}, targets[train_idx]
+                )
             if accelerator is not None:
                 self.net_ = _plain_net(self.net_, net_params, self.device_)
+            else:
+                # The validation split holds the held-out rows (or, streamed, the
+                # whole input): a saved head must not carry them.
+                self.net_.train_split = None
         self.tasks_ = tasks
         self.n_epochs_ = len(self.net_.history)
         return self
 
+    def _row_dataset(self, X, present, targets, rows) -> _rows.ScaledRows:
+        return _rows.ScaledRows(
+            X,
+            self.layout_,
+            present,
+            self.block_means_,
+            self.block_scales_,
+            targets,
+            rows,
+        )
+
     def _outputs(self, X) -> np.ndarray:
-        """Raw network outputs (logits and scaled regression values)."""
+        """Raw network outputs (logits and scaled regression values), computed a
+        chunk of rows at a time so that only one chunk is standardised in memory."""
         check_is_fitted(self)
-        blocks, present = self._blocks(X, reset=False)
-        inputs = self._scale(blocks, present, fit=False)
+        X = self._validated(X, reset=False)
+        outs = []
         # A DataLoader draws its base seed from torch's global RNG even without
         # shuffling: fork_rng keeps predict free of that side effect.
         with torch.random.fork_rng(devices=[]), torch.inference_mode():
-            out = self.net_.forward(inputs, training=False)
-        return out.float().numpy()
+            for rows in _rows.chunks(_rows.n_rows(X), self.layout_, self.batch_size):
+                blocks, present = split_blocks(_rows.take(X, rows), self.layout_)
+                inputs = self._scale(blocks, present, fit=False)
+                outs.append(self.net_.forward(inputs, training=False).float().numpy())
+        if not outs:  # no rows
+            width = sum(n for _, n in self.tasks_)
+            return np.empty((0, width), dtype=np.float32)
+        return np.concatenate(outs)
 
     def _split_outputs(self, out: np.ndarray) -> list[np.ndarray]:
         parts, col = [], 0

@@ -44,6 +44,18 @@ def test_accelerated_head_matches_the_plain_one_and_pickles(tmp_path):
     np.testing.assert_array_equal(loaded.predict_proba(X), head.predict_proba(X))
 
 
+def test_accelerated_head_streams_a_large_input(monkeypatch):
+    """Past the in-memory size, the accelerated head reads rows as it trains."""
+    from skmm.fusion import _rows
+
+    X, y = _data()
+    monkeypatch.setattr(_rows, "IN_MEMORY_BYTES", 0)
+    head = FusionClassifier(**PARAMS, accelerator=accelerate.Accelerator(cpu=True))
+    head.fit(X, y)
+    plain = FusionClassifier(**PARAMS, device="cpu").fit(X, y)
+    np.testing.assert_allclose(head.predict_proba(X), plain.predict_proba(X), atol=1e-6)
+
+
 def test_regressor_takes_an_accelerator():
     X, _ = _data()
     target = X["image"][:, 0] * 2.0

@@ -129,10 +129,9 @@ class _BaseFusion(BaseEstimator):
         )
         return X
 
-    def _streamed_statistics(self, X) -> np.ndarray:
-        """Set the blocks' statistics from one pass over chunks of ``X``; return
-        the presence mask. The streaming twin of ``_scale(..., fit=True)``."""
-        means, stds, present = _rows.streamed_statistics(X, self.layout_)
+    def _set_statistics(self, means, stds, present) -> None:
+        """Keep each block's feature means and scales (a constant feature is
+        scaled by 1); a block absent from every row is an error."""
         self.block_means_, self.block_scales_ = [], []
         for j, (mean, std) in enumerate(zip(means, stds, strict=True)):
             if not present[:, j].any():
@@ -140,11 +139,10 @@ class _BaseFusion(BaseEstimator):
                     f"modality {self.layout_.names[j]!r} is absent from every "
                     "row of the training data"
                 )
-            std = std.copy()
-            std[std < 1e-6] = 1.0
-            self.block_means_.append(mean.astype(np.float32))
-            self.block_scales_.append(std.astype(np.float32))
-        return present
+            scale = np.array(std, dtype=np.float32)
+            scale[scale < 1e-6] = 1.0
+            self.block_means_.append(np.asarray(mean, dtype=np.float32))
+            self.block_scales_.append(scale)
 
     def _scale(self, blocks, present, *, fit: bool) -> dict[str, np.ndarray]:
         """Standardise each block with statistics of the rows that have it.
@@ -153,20 +151,15 @@ class _BaseFusion(BaseEstimator):
         scaling); an absent row is all zeros and masked in the network.
         """
         if fit:
-            self.block_means_, self.block_scales_ = [], []
+            means, stds = [], []
             for j, block in enumerate(blocks):
                 rows = block[present[:, j]]
-                if len(rows) == 0:
-                    raise ValueError(
-                        f"modality {self.layout_.names[j]!r} is absent from every "
-                        "row of the training data"
-                    )
+                if len(rows) == 0:  # an error in _set_statistics
+                    rows = np.zeros((1, block.shape[1]), dtype=block.dtype)
                 with np.errstate(all="ignore"):
-                    mean = np.nan_to_num(np.nanmean(rows, axis=0))
-                    scale = np.nan_to_num(np.nanstd(rows, axis=0))
-                scale[scale < 1e-6] = 1.0
-                self.block_means_.append(mean.astype(np.float32))
-                self.block_scales_.append(scale.astype(np.float32))
+                    means.append(np.nan_to_num(np.nanmean(rows, axis=0)))
+                    stds.append(np.nan_to_num(np.nanstd(rows, axis=0)))
+            self._set_statistics(means, stds, present)
         inputs = {}
         for j, block in enumerate(blocks):
             scaled = (block - self.block_means_[j]) / self.block_scales_[j]
@@ -203,7 +196,8 @@ class _BaseFusion(BaseEstimator):
         # memory map stays on disk) instead of being standardised in a copy.
         stream = n_rows * _rows.row_bytes(self.layout_) > _rows.IN_MEMORY_BYTES
         if stream:
-            present = self._streamed_statistics(X)
+            means, stds, present = _rows.streamed_statistics(X, self.layout_)
+            self._set_statistics(means, stds, present)
         else:
             inputs = self._scale(*split_blocks(X, self.layout_), fit=True)
         accelerator = self.accelerator

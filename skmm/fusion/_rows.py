@@ -3,9 +3,9 @@
 A neural fusion head normally cuts its whole input into blocks and standardises
 them in memory (two copies of the data). Past a size, it streams instead: the
 per-block statistics come from one pass over chunks of rows (merged with Chan's
-parallel formula), the training batches are read and standardised row by row,
-and predictions are made chunk by chunk. Only the presence mask (one bool per row
-and block) is held whole.
+parallel formula), each training batch reads and standardises its own rows (one
+read per batch), and predictions are made chunk by chunk. Only the presence mask
+(one bool per row and block) is held whole.
 """
 
 from __future__ import annotations
@@ -36,8 +36,9 @@ def row_bytes(layout: BlockLayout) -> int:
     return max(1, 4 * sum(layout.widths))
 
 
-def take(X: Any, rows: slice) -> Any:
-    """Rows ``rows`` of a 2-D array or of every array of a dict."""
+def take(X: Any, rows: slice | np.ndarray) -> Any:
+    """Rows ``rows`` (a slice, or sorted positions) of a 2-D array or of every
+    array of a dict."""
     if isinstance(X, Mapping):
         return {k: v[rows] for k, v in X.items()}
     return X[rows]
@@ -126,23 +127,26 @@ class ScaledRows(torch.utils.data.Dataset):
         return len(self.rows)
 
     def __getitem__(self, i: int):
-        r = int(self.rows[i])
-        layout = self.layout
-        if layout.from_dict:
-            parts = [
-                np.asarray(self.X[name][r], dtype=np.float32).reshape(-1)
-                for name in layout.names
-            ]
-        else:
-            row = np.asarray(self.X[r])
-            parts = [row[cols].astype(np.float32) for cols in layout.columns]
-        item = {}
-        for j, part in enumerate(parts):
-            if self.present[r, j]:
-                scaled = (part - self.means[j]) / self.scales[j]
-                scaled = np.nan_to_num(scaled, nan=0.0, posinf=0.0, neginf=0.0)
-            else:
-                scaled = np.zeros(layout.widths[j])
-            item[f"x{j}"] = scaled.astype(np.float32)
-        item["present"] = self.present[r].copy()
-        return item, self.targets[r]
+        return self.__getitems__([i])[0]
+
+    def __getitems__(self, indices: list[int]) -> list:
+        """A batch's items from one read of its rows: torch's DataLoader calls
+        this rather than ``__getitem__`` once per row."""
+        rows = self.rows[np.asarray(indices, dtype=np.intp)]
+        order = np.argsort(rows, kind="stable")
+        blocks, _ = split_blocks(take(self.X, rows[order]), self.layout)
+        scaled = []
+        for j, block in enumerate(blocks):
+            block = (block - self.means[j]) / self.scales[j]
+            block = np.nan_to_num(block, nan=0.0, posinf=0.0, neginf=0.0)
+            block[~self.present[rows[order], j]] = 0.0
+            scaled.append(block.astype(np.float32))
+        position = np.empty_like(order)
+        position[order] = np.arange(len(order))
+        items = []
+        for k, r in enumerate(rows):
+            i = position[k]
+            item = {f"x{j}": block[i] for j, block in enumerate(scaled)}
+            item["present"] = self.present[r].copy()
+            items.append((item, self.targets[r]))
+        return items

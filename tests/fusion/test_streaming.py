@@ -155,3 +155,25 @@ def test_a_saved_head_carries_no_training_rows(streamed, stream):
     head.fit(X, y)
     held_out_bytes = int(0.1 * X.nbytes)  # 320 kB
     assert len(pickle.dumps(head)) < held_out_bytes
+
+
+def test_a_batch_of_streamed_rows_equals_the_in_memory_standardisation():
+    """Rows asked for in any order get exactly the values the in-memory path
+    computes, and each item keeps its own target."""
+    from skmm.compose._blocks import split_blocks
+
+    X, y = _data()
+    head = FusionClassifier(**PARAMS, modalities=MODALITIES).fit(X, y)
+    blocks, present = split_blocks(X, head.layout_)
+    expected = head._scale(blocks, present, fit=False)
+    rows = np.array([250, 3, 4, 199, 0, 57])
+    data = _rows.ScaledRows(
+        X, head.layout_, present, head.block_means_, head.block_scales_, y, rows
+    )
+    batch = data.__getitems__([5, 0, 2, 1])
+    for (item, target), i in zip(batch, [5, 0, 2, 1], strict=True):
+        r = rows[i]
+        assert target == y[r]
+        for key in ("x0", "x1", "present"):
+            np.testing.assert_array_equal(item[key], expected[key][r])
+    np.testing.assert_array_equal(data[3][0]["x1"], expected["x1"][199])

@@ -12,11 +12,13 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils._set_output import _get_container_adapter
 from sklearn.utils.validation import check_is_fitted
 
+from skmm.compose._categorical import CategoricalEncoder
 from skmm.encoders._base import BaseEncoder
 
 __all__ = ["MultimodalUnion", "make_multimodal_union"]
 
 TABULAR = "tabular"
+CATEGORICAL = "categorical"
 
 
 def _encoder_in(transformer) -> BaseEncoder | None:
@@ -32,7 +34,14 @@ def _encoder_in(transformer) -> BaseEncoder | None:
 
 def _modality_of(transformer) -> str:
     encoder = _encoder_in(transformer)
-    return TABULAR if encoder is None else encoder.modality
+    if encoder is not None:
+        return encoder.modality
+    last = transformer.steps[-1][1] if isinstance(transformer, Pipeline) else None
+    if isinstance(transformer, CategoricalEncoder) or isinstance(
+        last, CategoricalEncoder
+    ):
+        return CATEGORICAL
+    return TABULAR
 
 
 def _is_single_column(column) -> bool:
@@ -49,7 +58,9 @@ class MultimodalUnion(ColumnTransformer):
     - the name of each triple is its **modality block**: output columns are named
       ``{name}__{feature}`` (``image__0000``, ``text__0383``, ``tab__price``), so a
       downstream head can find the blocks, and ``modalities_`` gives each block's
-      kind (``"image"``, ``"text"``, ``"tabular"``);
+      kind (``"image"``, ``"text"``, ``"tabular"``, or ``"categorical"`` for a
+      :class:`~skmm.CategoricalEncoder` block, whose columns stay typed as
+      categorical in pandas and polars output);
     - a **missing** value in an encoder's column (None, NaN) is never an error and
       never filled from another row: ``missing="indicator"`` writes zeros in that
       row of the block and sets the block's extra ``{name}__missing`` column to 1
@@ -88,7 +99,9 @@ class MultimodalUnion(ColumnTransformer):
         Name to the slice of output columns of its block (the ``missing`` column
         included).
     modalities_ : dict
-        Name to the block's kind: the encoder's modality or ``"tabular"``.
+        Name to the block's kind: the encoder's modality, ``"categorical"`` (a
+        :class:`~skmm.CategoricalEncoder`, alone or ending a Pipeline) or
+        ``"tabular"``.
     n_features_in_ : int
         Number of input columns.
     feature_names_in_ : ndarray of str
@@ -169,7 +182,7 @@ class MultimodalUnion(ColumnTransformer):
 
     @property
     def modalities_(self) -> dict[str, str]:
-        """Name of each output block to its kind ("image", "text", "tabular")."""
+        """Name of each output block to its kind ("image", "text", "tabular", ...)."""
         check_is_fitted(self)
         return {name: _modality_of(trans) for name, trans in self._output_blocks()}
 

@@ -1,0 +1,297 @@
+"""Categorical columns that a head can recognise as categorical.
+
+A :class:`CategoricalEncoder` block hands its columns to the head as integer codes
+*typed* as categorical (a pandas ``category`` column, a polars ``Enum``), so that a
+head can treat them natively: a gradient-boosted tree splits on categories, a linear
+model gets them one-hot encoded. :func:`categorical_columns` finds such columns in a
+DataFrame and :func:`category_codes` turns them into float codes with NaN for
+missing, the form in which the heads compute.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from numbers import Integral, Real
+from typing import Any
+
+import narwhals.stable.v2 as nw
+import numpy as np
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
+from sklearn.preprocessing import OrdinalEncoder
+from sklearn.utils._param_validation import Interval
+from sklearn.utils._set_output import _get_output_config
+from sklearn.utils.validation import check_is_fitted
+
+__all__ = ["CategoricalEncoder", "categorical_columns", "category_codes"]
+
+
+class CategoricalEncoder(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Encode categories as integer codes typed as categorical.
+
+    An :class:`~sklearn.preprocessing.OrdinalEncoder` whose output says it is
+    categorical: with ``set_output(transform="pandas")`` each column is a pandas
+    ``category`` column whose categories are the codes ``0 .. k-1`` (a polars
+    ``Enum`` with ``set_output(transform="polars")``). Inside a
+    :class:`~skmm.MultimodalUnion` the block's kind is ``"categorical"``, and
+    :class:`~skmm.EnsembleClassifier` / :class:`~skmm.EnsembleRegressor` find the
+    columns by their type: gradient-boosted trees split on the categories
+    natively, linear and neural candidates get them one-hot encoded. Other
+    estimators read the codes as numbers, as they would an ``OrdinalEncoder``'s.
+
+    A missing value (None, NaN) and a category not seen in fit become a missing
+    code (NaN); nothing is filled from another row.
+
+    Parameters
+    ----------
+    min_frequency : int or float, default=None
+        Categories seen fewer times (an int) or in a smaller share of the rows (a
+        float) share one code, as in ``OrdinalEncoder``.
+    max_categories : int, default=None
+        At most this many codes per column, the rarest categories sharing one.
+        A gradient-boosted tree takes at most 255 categories natively; wider
+        columns reach it as numbers.
+
+    Attributes
+    ----------
+    categories_ : list of ndarray
+        The categories of each column, in code order (before grouping rare ones).
+    n_codes_ : list of int
+        The number of codes of each column.
+    n_features_in_ : int
+        Number of input columns.
+    feature_names_in_ : ndarray of str
+        Input column names, when ``X`` had them.
+
+    See Also
+    --------
+    sklearn.preprocessing.OrdinalEncoder : The same codes, typed as numbers.
+    sklearn.preprocessing.OneHotEncoder : One column per category.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skmm import CategoricalEncoder
+    >>> X = pd.DataFrame({"colour": ["red", "blue", None, "red"]})
+    >>> enc = CategoricalEncoder().set_output(transform="pandas").fit(X)
+    >>> Xt = enc.transform(pd.DataFrame({"colour": ["red", "green"]}))
+    >>> Xt["colour"].tolist()  # "green" was not seen in fit: missing
+    [1, nan]
+    >>> str(Xt["colour"].dtype), enc.n_codes_
+    ('category', [2])
+    """
+
+    _parameter_constraints: dict = {
+        "min_frequency": [
+            Interval(Integral, 1, None, closed="left"),
+            Interval(Real, 0, 1, closed="neither"),
+            None,
+        ],
+        "max_categories": [Interval(Integral, 1, None, closed="left"), None],
+    }
+
+    def __init__(self, *, min_frequency=None, max_categories=None):
+        self.min_frequency = min_frequency
+        self.max_categories = max_categories
+
+    def fit(self, X, y=None):
+        """Learn the categories of each column.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Category values (strings, numbers); None and NaN are missing.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+        """
+        self._validate_params()
+        self._encoder = OrdinalEncoder(
+            handle_unknown="use_encoded_value",
+            unknown_value=np.nan,
+            encoded_missing_value=np.nan,
+            min_frequency=self.min_frequency,
+            max_categories=self.max_categories,
+        ).fit(X)
+        for attr in ("n_features_in_", "feature_names_in_"):
+            if hasattr(self._encoder, attr):
+                setattr(self, attr, getattr(self._encoder, attr))
+            elif hasattr(self, attr):
+                delattr(self, attr)
+        self.categories_ = self._encoder.categories_
+        self.n_codes_ = [
+            len(cats)
+            - int(_has_missing(cats))
+            - (0 if infrequent is None else len(infrequent) - 1)
+            for cats, infrequent in zip(
+                self.categories_, self._infrequent(), strict=True
+            )
+        ]
+        return self
+
+    def _infrequent(self) -> list[Any]:
+        found = getattr(self._encoder, "infrequent_categories_", None)
+        return list(found) if found is not None else [None] * len(self.categories_)
+
+    def transform(self, X):
+        """Codes of ``X``'s categories, typed as categorical.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+
+        Returns
+        -------
+        X_out : ndarray of float (codes, NaN for missing or unseen) or, with
+            ``set_output``, a DataFrame of categorical columns
+        """
+        check_is_fitted(self, "categories_")
+        codes = self._encoder.transform(X)
+        container = _get_output_config("transform", self)["dense"]
+        names = self.get_feature_names_out()
+        if container == "pandas":
+            import pandas as pd
+
+            index = getattr(X, "index", None)
+            return pd.DataFrame(
+                {
+                    name: pd.Categorical(col, categories=np.arange(n))
+                    for name, col, n in zip(names, codes.T, self.n_codes_, strict=True)
+                },
+                index=index if isinstance(X, pd.DataFrame) else None,
+            )
+        if container == "polars":
+            import polars as pl
+
+            return pl.DataFrame(
+                {
+                    name: pl.Series(
+                        [None if np.isnan(v) else str(int(v)) for v in col],
+                        dtype=pl.Enum([str(i) for i in range(n)]),
+                    )
+                    for name, col, n in zip(names, codes.T, self.n_codes_, strict=True)
+                }
+            )
+        return codes
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.string = True
+        tags.input_tags.categorical = True
+        return tags
+
+
+def _has_missing(categories: np.ndarray) -> bool:
+    """Whether OrdinalEncoder listed the missing value among the categories."""
+    if not len(categories):
+        return False
+    last = categories[-1]
+    return last is None or (isinstance(last, float) and np.isnan(last))
+
+
+def categorical_columns(X: Any) -> list[str]:
+    """Names of the columns of a DataFrame typed as categorical.
+
+    A pandas ``category`` column or a polars ``Categorical``/``Enum`` column (a
+    :class:`CategoricalEncoder` block's output) is categorical; anything that is
+    not a pandas or polars DataFrame has none.
+
+    Parameters
+    ----------
+    X : object
+
+    Returns
+    -------
+    columns : list of str
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skmm.compose import categorical_columns
+    >>> X = pd.DataFrame({"a": pd.Categorical([0, 1]), "b": [0.5, 1.5]})
+    >>> categorical_columns(X)
+    ['a']
+    """
+    if not _is_dataframe(X):
+        return []
+    schema = nw.from_native(X, eager_only=True).schema
+    return [
+        str(name)
+        for name, dtype in schema.items()
+        if isinstance(dtype, (nw.Categorical, nw.Enum))
+    ]
+
+
+def _is_dataframe(X: Any) -> bool:
+    try:
+        nw.from_native(X, eager_only=True)
+    except TypeError:
+        return False
+    return True
+
+
+def category_codes(
+    X: Any,
+    columns: Sequence[str],
+    categories: dict[str, list] | None = None,
+) -> tuple[Any, dict[str, list]]:
+    """Replace categorical columns by float codes (NaN for missing).
+
+    Parameters
+    ----------
+    X : pandas or polars DataFrame
+    columns : sequence of str
+        The categorical columns (from :func:`categorical_columns`).
+    categories : dict of str to list, default=None
+        The categories of each column, in code order, as returned by an earlier
+        call (in fit); a value outside them becomes NaN. None reads them from the
+        columns' types.
+
+    Returns
+    -------
+    X_codes : DataFrame of the same library
+        ``X`` with the categorical columns as float64 codes.
+    categories : dict of str to list
+        The categories used, in code order.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skmm.compose import category_codes
+    >>> X = pd.DataFrame({"a": pd.Categorical(["x", "y", None])})
+    >>> codes, cats = category_codes(X, ["a"])
+    >>> codes["a"].tolist(), cats
+    ([0.0, 1.0, nan], {'a': ['x', 'y']})
+    """
+    frame = nw.from_native(X, eager_only=True)
+    learned = {} if categories is None else dict(categories)
+    replaced = []
+    for name in columns:
+        series = frame[name]
+        if name not in learned:
+            learned[name] = _categories_of(series)
+        values = series.cast(nw.String).to_list()
+        lookup = {str(v): float(i) for i, v in enumerate(learned[name])}
+        codes = [np.nan if v is None else lookup.get(v, np.nan) for v in values]
+        replaced.append(
+            nw.new_series(
+                name, codes, nw.Float64, backend=nw.get_native_namespace(frame)
+            )
+        )
+    if replaced:
+        frame = frame.with_columns(*replaced)
+    return nw.to_native(frame), learned
+
+
+def _categories_of(series: Any) -> list:
+    dtype = series.dtype
+    if isinstance(dtype, nw.Enum):
+        return [str(c) for c in dtype.categories]
+    native = nw.to_native(series)
+    cats = getattr(getattr(native, "cat", None), "categories", None)
+    if cats is not None and hasattr(cats, "tolist"):  # pandas: the dtype's order
+        return [str(c) for c in cats.tolist()]
+    return sorted(str(v) for v in series.drop_nulls().unique().to_list())

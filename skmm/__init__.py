@@ -5,9 +5,10 @@ The public API is re-exported here; the implementation lives in private modules.
 
 from skmm._config import config_context, get_config, set_config
 from skmm.cache import EmbeddingCache
-from skmm.compose import MultimodalUnion, make_multimodal_union
+from skmm.compose import CategoricalEncoder, MultimodalUnion, make_multimodal_union
 from skmm.crossmodal import CrossModalAligner, ZeroShotClassifier
 from skmm.encoders import AudioEncoder, ImageEncoder, TextEncoder, VideoEncoder
+from skmm.ensemble import EnsembleClassifier, EnsembleRegressor
 from skmm.fusion import (
     FusionClassifier,
     FusionMultiTask,
@@ -20,8 +21,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AudioEncoder",
+    "CategoricalEncoder",
     "CrossModalAligner",
     "EmbeddingCache",
+    "EnsembleClassifier",
+    "EnsembleRegressor",
     "FusionClassifier",
     "FusionMultiTask",
     "FusionRegressor",

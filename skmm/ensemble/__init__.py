@@ -1,0 +1,6 @@
+"""Ensembles that choose and weight heads out of fold."""
+
+from skmm.ensemble._candidates import default_candidates
+from skmm.ensemble._ensemble import EnsembleClassifier, EnsembleRegressor
+
+__all__ = ["EnsembleClassifier", "EnsembleRegressor", "default_candidates"]

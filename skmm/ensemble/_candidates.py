@@ -1,0 +1,148 @@
+"""The default library of an ensemble: what won on real multimodal tables.
+
+Gradient-boosted trees on the tabular blocks (categories split natively), trees on
+the tabular blocks plus a few principal components of each embedding block, a
+regularised linear model per embedding block and on all blocks, late fusion, and
+(in the ``"default"`` preset) two neural fusion heads.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import numpy as np
+from sklearn.ensemble import (
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+)
+from sklearn.linear_model import LogisticRegressionCV, RidgeCV
+from sklearn.pipeline import make_pipeline
+
+from skmm.ensemble._views import BlockStandardizer, EmbeddingProjection
+from skmm.fusion import (
+    FusionClassifier,
+    FusionRegressor,
+    LateFusionClassifier,
+    LateFusionRegressor,
+)
+
+__all__ = ["SELECTORS", "default_candidates"]
+
+#: What the third element of a candidate may name besides block names.
+SELECTORS = {
+    "all": "every block",
+    "fused": "every block, when there are at least two",
+    "tabular": "the tabular blocks (feature names that are not numbers)",
+    "embedding": "the embedding blocks (numbered features: an encoder's output)",
+    "each": "one candidate per embedding block, named '{name}[{block}]'",
+}
+
+PRESETS = ("default", "fast")
+
+# scikit-learn 1.9 changes LogisticRegressionCV's defaults and warns unless both
+# are given; older releases lack the second and warn about the first.
+_LOGISTIC_CV_KWARGS = (
+    {"l1_ratios": (0.0,), "use_legacy_attributes": False}
+    if "use_legacy_attributes" in inspect.signature(LogisticRegressionCV).parameters
+    else {}
+)
+
+
+def default_candidates(
+    task: str = "classification",
+    preset: str = "default",
+    *,
+    class_weight: Any = None,
+    device: str = "auto",
+    random_state: Any = None,
+) -> list[tuple[str, Any, Any]]:
+    """The candidates an ensemble fits when ``candidates`` does not replace them.
+
+    Parameters
+    ----------
+    task : {"classification", "regression"}, default="classification"
+    preset : {"default", "fast"}, default="default"
+        ``"fast"`` leaves the neural fusion heads out.
+    class_weight : {"balanced"} or dict, default=None
+        Passed to the classifiers that take it.
+    device : str, default="auto"
+        Torch device of the neural heads.
+    random_state : int or None, default=None
+        Seed of the candidates that draw random numbers.
+
+    Returns
+    -------
+    candidates : list of (name, estimator, blocks)
+        ``blocks`` is a block name, a list of them, or one of ``SELECTORS``:
+        ``"all"``, ``"fused"``, ``"tabular"``, ``"embedding"``, ``"each"``.
+
+    Examples
+    --------
+    >>> from skmm.ensemble import default_candidates
+    >>> [(name, blocks) for name, _, blocks in default_candidates(preset="fast")]
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [('hgb', 'tabular'), ('hgb_projected', 'all'), ('linear', 'each'),
+     ('linear_all', 'all'), ('late', 'fused')]
+    """
+    if task not in ("classification", "regression"):
+        raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
+    if preset not in PRESETS:
+        raise ValueError(f"preset must be one of {PRESETS}, got {preset!r}")
+    classify = task == "classification"
+    if classify:
+
+        def tree():
+            return HistGradientBoostingClassifier(
+                class_weight=class_weight, random_state=random_state
+            )
+
+        def linear():
+            return make_pipeline(
+                BlockStandardizer(),
+                LogisticRegressionCV(
+                    Cs=np.logspace(-3, 1, 5),
+                    cv=3,
+                    scoring="neg_log_loss",
+                    class_weight=class_weight,
+                    max_iter=1000,
+                    **_LOGISTIC_CV_KWARGS,
+                ),
+            )
+
+        late = LateFusionClassifier(linear())
+    else:
+
+        def tree():
+            return HistGradientBoostingRegressor(random_state=random_state)
+
+        def linear():
+            return make_pipeline(
+                BlockStandardizer(), RidgeCV(alphas=np.logspace(-3, 4, 15))
+            )
+
+        late = LateFusionRegressor(linear())
+
+    candidates: list[tuple[str, Any, Any]] = [
+        ("hgb", tree(), "tabular"),
+        (
+            "hgb_projected",
+            make_pipeline(EmbeddingProjection(16, random_state=random_state), tree()),
+            "all",
+        ),
+        ("linear", linear(), "each"),
+        ("linear_all", linear(), "all"),
+        ("late", late, "fused"),
+    ]
+    if preset == "default":
+        extra = {"class_weight": class_weight} if classify else {}
+        head = FusionClassifier if classify else FusionRegressor
+        for fusion in ("concat", "gated"):
+            candidates.append(
+                (
+                    f"fusion_{fusion}",
+                    head(fusion, device=device, random_state=random_state, **extra),
+                    "fused",
+                )
+            )
+    return candidates

@@ -1,0 +1,973 @@
+"""Out-of-fold ensemble selection over a library of candidates.
+
+Every candidate (gradient-boosted trees, linear models, late fusion, neural fusion
+heads, any scikit-learn estimator) is fitted on the same K folds of the modality
+blocks; their out-of-fold predictions are combined by greedy forward selection
+with replacement under the user's ``scoring``; the chosen candidates are refitted
+on every row. So the ensemble is never worse, out of fold, than its best
+candidate, and a candidate costs one head fit, never another encoding.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from collections.abc import Mapping
+from numbers import Integral
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    MetaEstimatorMixin,
+    RegressorMixin,
+    _fit_context,
+    clone,
+    is_classifier,
+)
+from sklearn.metrics import check_scoring
+from sklearn.model_selection import check_cv
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+
+from skmm.compose._blocks import infer_layout, validate_modality_input
+from skmm.compose._categorical import categorical_columns, category_codes
+from skmm.ensemble._candidates import PRESETS, SELECTORS, default_candidates
+from skmm.ensemble._selection import combine, greedy_selection
+from skmm.ensemble._views import InputTable, is_embedding_block, takes_categories
+
+__all__ = ["EnsembleClassifier", "EnsembleRegressor"]
+
+_DROP = "drop"
+
+
+class _Fixed(BaseEstimator):
+    """Stands for the ensemble's predictions, so that any scorer can read them."""
+
+    def __init__(self, output=None, classes=None):
+        self.output = output
+        self.classes = classes
+
+    def __sklearn_is_fitted__(self):
+        return True
+
+
+class _FixedClassifier(ClassifierMixin, _Fixed):
+    @property
+    def classes_(self):
+        return self.classes
+
+    def predict_proba(self, X):
+        return self.output
+
+    def predict(self, X):
+        return self.classes[np.argmax(self.output, axis=1)]
+
+
+class _FixedRegressor(RegressorMixin, _Fixed):
+    def predict(self, X):
+        return self.output[:, 0]
+
+
+def _fit_predict(estimator, X_train, y_train, X_test, method):
+    start = time.perf_counter()
+    estimator.fit(X_train, y_train)
+    fit_s = time.perf_counter() - start
+    start = time.perf_counter()
+    pred = None if X_test is None else _predict(estimator, X_test, method)
+    return estimator, pred, fit_s, time.perf_counter() - start
+
+
+def _predict(estimator, X, method):
+    if method == "predict_proba" and hasattr(estimator, "predict_proba"):
+        return np.asarray(estimator.predict_proba(X), dtype=np.float64), estimator
+    return np.asarray(estimator.predict(X)), estimator
+
+
+class _Candidate:
+    """One resolved candidate: a name, an unfitted estimator and its blocks."""
+
+    def __init__(self, name, estimator, blocks, table: InputTable, user: bool):
+        self.name = name
+        self.estimator = estimator
+        self.blocks = list(blocks)
+        self.columns = table.columns_of(self.blocks)
+        self.native = takes_categories(estimator)
+        self.user = user
+
+
+class _BaseEnsemble(MetaEstimatorMixin, BaseEstimator):
+    """What the ensemble classifier and regressor share."""
+
+    _parameter_constraints: dict = {
+        "candidates": [list, dict, None],
+        "preset": [StrOptions(set(PRESETS))],
+        "cv": ["cv_object"],
+        "scoring": [str, callable, None],
+        "ensemble_size": [Interval(Integral, 1, None, closed="left")],
+        "refit": ["boolean"],
+        "categorical_features": [StrOptions({"auto"}), list, None],
+        "modalities": [Mapping, None],
+        "device": [str],
+        "on_error": [StrOptions({"warn", "raise"})],
+        "n_jobs": [Integral, None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        candidates=None,
+        *,
+        preset="default",
+        cv=5,
+        scoring=None,
+        ensemble_size=25,
+        refit=True,
+        categorical_features="auto",
+        modalities=None,
+        device="auto",
+        on_error="warn",
+        n_jobs=None,
+        random_state=None,
+        verbose=1,
+    ):
+        self.candidates = candidates
+        self.preset = preset
+        self.cv = cv
+        self.scoring = scoring
+        self.ensemble_size = ensemble_size
+        self.refit = refit
+        self.categorical_features = categorical_features
+        self.modalities = modalities
+        self.device = device
+        self.on_error = on_error
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -- parameters: ``candidates__<name>__<param>`` reaches into the library ----
+    def _library(self, random_state=None) -> list[tuple[str, Any, Any, bool]]:
+        """(name, estimator, blocks, given_by_user) of every candidate."""
+        task = "classification" if is_classifier(self) else "regression"
+        extra = {"class_weight": getattr(self, "class_weight", None)}
+        if task == "regression":
+            extra = {}
+        if isinstance(self.candidates, list):
+            return [(*_as_triple(item), True) for item in self.candidates]
+        library = [
+            (name, est, blocks, False)
+            for name, est, blocks in default_candidates(
+                task,
+                self.preset,
+                device=self.device,
+                random_state=random_state,
+                **extra,
+            )
+        ]
+        for name, value in (self.candidates or {}).items():
+            names = [entry[0] for entry in library]
+            if isinstance(value, str) and value == _DROP:
+                if name not in names:
+                    raise ValueError(
+                        f"candidates drops {name!r}, which is not a candidate; the "
+                        f"candidates are {names}"
+                    )
+                library = [entry for entry in library if entry[0] != name]
+                continue
+            est, blocks = value if isinstance(value, tuple) else (value, None)
+            if name in names:
+                i = names.index(name)
+                library[i] = (name, est, blocks or library[i][2], True)
+            else:
+                library.append((name, est, blocks or "all", True))
+        return library
+
+    def get_params(self, deep: bool = True) -> dict:
+        params = super().get_params(deep=deep)
+        if deep and isinstance(self.candidates, list):
+            for item in self.candidates:
+                if not isinstance(item, tuple) or len(item) not in (2, 3):
+                    continue  # fit says what is wrong with it
+                name, est = str(item[0]), item[1]
+                params[f"candidates__{name}"] = est
+                if hasattr(est, "get_params"):
+                    for key, value in est.get_params(deep=True).items():
+                        params[f"candidates__{name}__{key}"] = value
+        return params
+
+    def set_params(self, **params):
+        nested = {k: v for k, v in params.items() if k.startswith("candidates__")}
+        rest = {k: v for k, v in params.items() if k not in nested}
+        if "candidates" in rest:
+            self.candidates = rest.pop("candidates")
+        super().set_params(**rest)
+        if nested:
+            # The library becomes an explicit list that the keys can reach.
+            items = [
+                [name, est, blocks]
+                for name, est, blocks, _ in self._library(self.random_state)
+            ]
+            by_name = {item[0]: item for item in items}
+            for key, value in nested.items():
+                name, _, sub = key[len("candidates__") :].partition("__")
+                if name not in by_name:
+                    raise ValueError(
+                        f"invalid parameter {key!r}: no candidate {name!r} (the "
+                        f"candidates are {list(by_name)})"
+                    )
+                if sub:
+                    by_name[name][1] = clone(by_name[name][1]).set_params(
+                        **{sub: value}
+                    )
+                else:
+                    by_name[name][1] = value
+            self.candidates = [tuple(item) for item in items if not _is_drop(item[1])]
+        return self
+
+    # -- input ------------------------------------------------------------------
+    def _table(self, X, y=None, *, reset: bool):
+        """Validate ``X`` into an InputTable (and ``y`` in fit)."""
+        cats: list[str] = []
+        if reset:
+            if self.categorical_features == "auto":
+                cats = categorical_columns(X)
+            elif isinstance(self.categorical_features, list):
+                cats = [str(c) for c in self.categorical_features]
+                if not categorical_columns(X) and not hasattr(X, "columns"):
+                    raise ValueError(
+                        "categorical_features names columns, so X must be a "
+                        "pandas or polars DataFrame"
+                    )
+            self._categories = {}
+        else:
+            cats = list(self._categories)
+        if cats:
+            unknown = [c for c in cats if c not in list(map(str, X.columns))]
+            if unknown:
+                raise ValueError(f"X has no categorical columns {unknown}")
+            X, learned = category_codes(X, cats, None if reset else self._categories)
+            if reset:
+                self._categories = learned
+        if reset:
+            X, y = validate_modality_input(
+                self,
+                X,
+                y,
+                reset=True,
+                modalities=self.modalities,
+                warn_single_block=False,
+            )
+        else:
+            X, _ = validate_modality_input(self, X, reset=False)
+        layout = self.layout_
+        if layout.from_dict:
+            values = np.hstack([X[name] for name in layout.names])
+            names = [
+                f"{name}__{i:04d}"
+                for name, width in zip(layout.names, layout.widths, strict=True)
+                for i in range(width)
+            ]
+            embedding = dict.fromkeys(layout.names, True)
+        else:
+            given = getattr(self, "feature_names_in_", None)
+            cols, names = [], []
+            embedding = {}
+            for name, feats, ind in zip(
+                layout.names, layout.columns, layout.indicators, strict=True
+            ):
+                if given is not None:
+                    feat_names = [str(given[c]) for c in feats]
+                    embedding[name] = is_embedding_block(feat_names)
+                    new = [f"{name}__{n.split('__', 1)[-1]}" for n in feat_names]
+                else:
+                    # An unnamed matrix: one block is a table; blocks from
+                    # modalities= are embeddings.
+                    embedding[name] = self.modalities is not None
+                    new = [f"{name}__{i:04d}" for i in range(len(feats))]
+                    if not embedding[name]:
+                        new = [f"{name}__x{i}" for i in range(len(feats))]
+                cols += list(feats)
+                names += new
+                if ind is not None:
+                    cols.append(ind)
+                    names.append(f"{name}__missing")
+            values = np.asarray(X, dtype=np.float64)[:, cols]
+        names = np.asarray(names, dtype=object)
+        table_layout = infer_layout(values, feature_names=names)
+        n_codes = {}
+        if self._categories and not layout.from_dict:
+            original = {str(c): i for i, c in enumerate(self.feature_names_in_)}
+            moved = {int(p): i for i, p in enumerate(cols)}
+            for col, categories in self._categories.items():
+                if original.get(col) in moved:
+                    n_codes[moved[original[col]]] = len(categories)
+        return InputTable(values, names, table_layout, embedding, n_codes), y
+
+    # -- fit --------------------------------------------------------------------
+    def _resolve(self, table: InputTable, seed) -> list[_Candidate]:
+        names = list(table.layout.names)
+        tabular = [b for b in names if not table.embedding.get(b, False)]
+        embedding = [b for b in names if table.embedding.get(b, False)]
+        resolved: list[_Candidate] = []
+        seen_defaults: set = set()
+        for name, est, blocks, user in self._library(seed):
+            if not hasattr(est, "fit"):
+                raise TypeError(
+                    f"candidate {name!r} must be an estimator or 'drop', got {est!r}"
+                )
+            groups = self._select(name, blocks, names, tabular, embedding)
+            for cand_name, group in groups:
+                if not group:
+                    continue
+                if not user:
+                    final = est.steps[-1][1] if hasattr(est, "steps") else est
+                    key = (type(final).__name__, tuple(sorted(group)))
+                    if key in seen_defaults:
+                        continue  # repeats an earlier default on the same blocks
+                    seen_defaults.add(key)
+                resolved.append(_Candidate(cand_name, clone(est), group, table, user))
+        if not resolved:
+            raise ValueError(
+                f"no candidate reads any of the input's blocks {names}; give "
+                "candidates with blocks= naming them"
+            )
+        return resolved
+
+    @staticmethod
+    def _select(name, blocks, names, tabular, embedding):
+        if blocks is None or blocks == "all":
+            return [(name, names)]
+        if blocks == "fused":
+            return [(name, names if len(names) > 1 else [])]
+        if blocks == "tabular":
+            return [(name, tabular)]
+        if blocks == "embedding":
+            return [(name, embedding)]
+        if blocks == "each":
+            return [(f"{name}[{b}]", [b]) for b in embedding]
+        chosen = [blocks] if isinstance(blocks, str) else list(blocks)
+        unknown = [b for b in chosen if b not in names]
+        if unknown:
+            raise ValueError(
+                f"candidate {name!r} reads blocks {unknown} that the input lacks; "
+                f"its blocks are {names} (or use one of {sorted(SELECTORS)})"
+            )
+        return [(name, chosen)]
+
+    def _say(self, line: str) -> None:
+        if self.verbose:
+            print(f"[{type(self).__name__}] {line}", file=sys.stderr, flush=True)
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y):
+        """Fit every candidate out of fold, select the ensemble, refit it.
+
+        Parameters
+        ----------
+        X : DataFrame, array-like or dict of str to array-like
+            The joined matrix of a :class:`~skmm.MultimodalUnion` (columns
+            ``{modality}__{feature}``), a dict of arrays, or a matrix with
+            ``modalities=``.
+        y : array-like of shape (n_samples,)
+            Target.
+
+        Returns
+        -------
+        self : object
+        """
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y "
+                "is None."
+            )
+        table, y = self._table(X, y, reset=True)
+        y, target = self._encode_y(y)
+        rng = check_random_state(self.random_state)
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        candidates = self._resolve(table, seed)
+        present = table.present()
+        index = {b: j for j, b in enumerate(table.layout.names)}
+        seen = np.stack(
+            [present[:, [index[b] for b in c.blocks]].any(axis=1) for c in candidates],
+            axis=1,
+        )
+        cv = check_cv(self.cv, target, classifier=is_classifier(self))
+        folds = list(cv.split(table.values, target))
+        scorer = check_scoring(self, scoring=self.scoring)
+        n, k = len(y), len(self._prior)
+        self._say(
+            f"{len(candidates)} candidates, {len(folds)} folds, {n} rows, blocks "
+            f"{list(table.layout.names)}"
+        )
+
+        oof, kept, rows_out = [], [], []
+        for j, cand in enumerate(candidates):
+            pred = np.full((n, k), np.nan)
+            start = time.perf_counter()
+            try:
+                results = Parallel(n_jobs=self.n_jobs)(
+                    delayed(_fit_predict)(
+                        clone(cand.estimator),
+                        table.frame(cand.columns, train[seen[train, j]], cand.native),
+                        target[train[seen[train, j]]],
+                        (
+                            table.frame(cand.columns, test[seen[test, j]], cand.native)
+                            if seen[test, j].any()
+                            else None
+                        ),
+                        self._method,
+                    )
+                    for train, test in folds
+                )
+                fit_s = predict_s = 0.0
+                models = []
+                for (_, test), (model, out, f_s, p_s) in zip(
+                    folds, results, strict=True
+                ):
+                    rows = test[seen[test, j]]
+                    if len(rows):
+                        pred[rows] = self._align(*out, len(rows))
+                    fit_s += f_s
+                    predict_s += p_s
+                    models.append(model)
+            except Exception as exc:  # noqa: BLE001 - reported, then left out
+                if self.on_error == "raise":
+                    raise
+                warnings.warn(
+                    f"candidate {cand.name!r} failed and is left out of the "
+                    f"ensemble: {type(exc).__name__}: {exc}",
+                    UserWarning,
+                    stacklevel=2,
+                )
+                self._say(f"{cand.name}: failed ({type(exc).__name__}: {exc})")
+                continue
+            score = self._score(scorer, [pred], seen[:, [j]], np.ones(1), target)
+            self._say(
+                f"{cand.name} ({' + '.join(cand.blocks)}): {score:.4f} out of fold "
+                f"in {time.perf_counter() - start:.1f} s"
+            )
+            oof.append(pred)
+            kept.append((cand, j, models))
+            rows_out.append(
+                {
+                    "candidate": cand.name,
+                    "blocks": " + ".join(cand.blocks),
+                    "score": score,
+                    "fit_s": fit_s,
+                    "predict_s": predict_s,
+                }
+            )
+        if not kept:
+            raise ValueError("every candidate failed; see the warnings for why")
+        seen_kept = seen[:, [j for _, j, _ in kept]]
+        weights, trace = greedy_selection(
+            oof,
+            seen_kept,
+            lambda p: self._score(
+                scorer, [p], np.ones((n, 1), bool), np.ones(1), target
+            ),
+            self._prior,
+            ensemble_size=self.ensemble_size,
+        )
+        ensemble_oof = combine(oof, seen_kept, weights, self._prior)
+        self.oof_score_ = self._score(
+            scorer, [ensemble_oof], np.ones((n, 1), bool), np.ones(1), target
+        )
+        self.selection_trace_ = trace
+
+        # Refit the chosen candidates on every row they see, or keep fold models
+        # (of every candidate, so that score_candidates can compare them all).
+        self.estimators_ = {}
+        self.weights_ = {}
+        self._members = {}
+        for (cand, j, models), w in zip(kept, weights, strict=True):
+            if w <= 0 and self.refit:
+                continue
+            if self.refit:
+                rows = np.flatnonzero(seen[:, j])
+                start = time.perf_counter()
+                fitted = clone(cand.estimator).fit(
+                    table.frame(cand.columns, rows, cand.native), target[rows]
+                )
+                refit_s = time.perf_counter() - start
+                self._say(f"refitted {cand.name} (weight {w:.2f}) in {refit_s:.1f} s")
+            else:
+                fitted = models
+            self.estimators_[cand.name] = fitted
+            if w > 0:
+                self.weights_[cand.name] = float(w)
+            self._members[cand.name] = (cand.blocks, cand.columns, cand.native)
+
+        self.oof_predictions_ = {
+            cand.name: self._unalign(pred)
+            for (cand, _, _), pred in zip(kept, oof, strict=True)
+        }
+        self.oof_predictions_["ensemble"] = self._unalign(ensemble_oof)
+        board = pd.DataFrame(rows_out)
+        board["weight"] = [float(w) for w in weights]
+        ensemble_row = {
+            "candidate": "ensemble",
+            "blocks": " + ".join(name for name in self.weights_),
+            "score": self.oof_score_,
+            "fit_s": float(board.loc[board["weight"] > 0, "fit_s"].sum()),
+            "predict_s": float(board.loc[board["weight"] > 0, "predict_s"].sum()),
+            "weight": float("nan"),
+        }
+        board = pd.concat([pd.DataFrame([ensemble_row]), board], ignore_index=True)
+        self.leaderboard_ = board.sort_values(
+            "score", ascending=False, kind="stable", ignore_index=True
+        )
+        self._say(
+            f"ensemble: {self.oof_score_:.4f} out of fold; weights "
+            + ", ".join(f"{name} {w:.2f}" for name, w in self.weights_.items())
+        )
+        return self
+
+    def _score(self, scorer, preds, seen, weights, target) -> float:
+        combined = combine(preds, seen, weights, self._prior)
+        return float(scorer(self._fixed(combined), np.zeros((len(target), 1)), target))
+
+    # -- predict ----------------------------------------------------------------
+    def _member_outputs(self, X, names) -> tuple[list[np.ndarray], np.ndarray]:
+        """Each named candidate's output on ``X`` (NaN where it does not see a
+        row) and the (n_samples, n_names) mask of the rows it sees."""
+        check_is_fitted(self, "estimators_")
+        table, _ = self._table(X, reset=False)
+        present = table.present()
+        index = {b: j for j, b in enumerate(table.layout.names)}
+        n, k = len(table.values), len(self._prior)
+        preds, seen = [], []
+        for name in names:
+            blocks, columns, native = self._members[name]
+            rows = present[:, [index[b] for b in blocks]].any(axis=1)
+            pred = np.full((n, k), np.nan)
+            if rows.any():
+                frame = table.frame(columns, np.flatnonzero(rows), native)
+                fitted = self.estimators_[name]
+                models = fitted if isinstance(fitted, list) else [fitted]
+                outs = [
+                    self._align(*_predict(m, frame, self._method), int(rows.sum()))
+                    for m in models
+                ]
+                pred[rows] = np.mean(outs, axis=0)
+            preds.append(pred)
+            seen.append(rows)
+        return preds, np.stack(seen, axis=1).reshape(n, len(names))
+
+    def _combine(self, X) -> np.ndarray:
+        names = list(getattr(self, "weights_", {}))
+        preds, seen = self._member_outputs(X, names)
+        weights = np.array([self.weights_[name] for name in names])
+        return combine(preds, seen, weights, self._prior)
+
+    def score_candidates(self, X, y) -> pd.DataFrame:
+        """Score the ensemble and each fitted candidate on ``(X, y)``.
+
+        With ``refit=True`` only the chosen candidates are kept (refitted on
+        every row); with ``refit=False`` every candidate's fold models are kept
+        and averaged, so held-out data can compare them all with the ensemble.
+        A candidate is scored as a model of its own: rows it does not see get
+        the prior.
+
+        Parameters
+        ----------
+        X : DataFrame, array-like or dict of str to array-like
+            Input laid out as in fit.
+        y : array-like of shape (n_samples,)
+            True targets.
+
+        Returns
+        -------
+        scores : DataFrame
+            ``candidate``, ``score`` (under ``scoring``) and ``weight``, best
+            first; the first row of ties is the ensemble.
+        """
+        names = list(self._members)
+        preds, seen = self._member_outputs(X, names)
+        target = self._target_of(y)
+        scorer = check_scoring(self, scoring=self.scoring)
+        rows = [
+            {
+                "candidate": "ensemble",
+                "score": float(scorer(self, X, y)),
+                "weight": float("nan"),
+            }
+        ]
+        for j, name in enumerate(names):
+            value = self._score(scorer, [preds[j]], seen[:, [j]], np.ones(1), target)
+            rows.append(
+                {
+                    "candidate": name,
+                    "score": value,
+                    "weight": self.weights_.get(name, 0.0),
+                }
+            )
+        return pd.DataFrame(rows).sort_values(
+            "score", ascending=False, kind="stable", ignore_index=True
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.categorical = True
+        return tags
+
+
+def _as_triple(item) -> tuple[str, Any, Any]:
+    if not isinstance(item, tuple) or len(item) not in (2, 3):
+        raise ValueError(
+            "candidates must be (name, estimator) or (name, estimator, blocks) "
+            f"tuples, got {item!r}"
+        )
+    name, est, *blocks = item
+    return str(name), est, (blocks[0] if blocks else "all")
+
+
+def _is_drop(value) -> bool:
+    return isinstance(value, str) and value == _DROP
+
+
+class EnsembleClassifier(ClassifierMixin, _BaseEnsemble):
+    """Choose and weight fusion heads, trees and linear models out of fold.
+
+    Fits a library of candidates on the same K folds of the modality blocks,
+    keeps their out-of-fold probabilities, builds a weighted ensemble by greedy
+    forward selection with replacement (Caruana et al., 2004) under ``scoring``,
+    and refits the chosen candidates on all rows. Its out-of-fold score is never
+    below the best candidate's: the first selection step picks that one.
+
+    The input is what every skmm head reads: the joined matrix of a
+    :class:`~skmm.MultimodalUnion` (``{modality}__{feature}`` columns, a
+    ``{modality}__missing`` indicator), a dict of arrays, or a matrix with
+    ``modalities=``. A :class:`~skmm.CategoricalEncoder` block reaches the
+    trees as native categories and the other candidates one-hot encoded.
+
+    Each candidate reads some blocks; a row that lacks all of them is not shown
+    to it, in fit or predict, and its weight is renormalised over the candidates
+    that see the row. A row that no chosen candidate sees gets the training
+    class frequencies. Nothing is filled from another row.
+
+    Parameters
+    ----------
+    candidates : list or dict, default=None
+        ``None``: the ``preset`` library (see :func:`~skmm.ensemble.default_candidates`:
+        ``hgb``, ``hgb_projected``, ``linear[<block>]``, ``linear_all``,
+        ``late``, ``fusion_concat``, ``fusion_gated``). A dict edits it: name to
+        an estimator (replaces or adds; reads all blocks), to ``(estimator,
+        blocks)``, or to ``"drop"``. A list of ``(name, estimator)`` or ``(name,
+        estimator, blocks)`` replaces it. ``blocks`` is a block name, a list of
+        them, ``"all"``, ``"fused"``, ``"tabular"``, ``"embedding"`` or
+        ``"each"``. Parameters are reachable as ``candidates__<name>__<param>``.
+    preset : {"default", "fast"}, default="default"
+        ``"fast"`` leaves out the neural fusion heads.
+    cv : int, cross-validation generator or iterable, default=5
+        The folds every candidate is fitted on (stratified for an int).
+    scoring : str or callable, default=None
+        What the selection maximises; None: accuracy (as ``score``).
+    ensemble_size : int, default=25
+        Greedy selection steps (with replacement).
+    refit : bool, default=True
+        Refit each chosen candidate on all rows (one model per candidate);
+        ``False`` keeps every candidate's K fold models (the chosen ones' are
+        averaged at predict time; :meth:`score_candidates` compares them all).
+    class_weight : {"balanced"} or dict, default=None
+        Passed to the default candidates that take it.
+    categorical_features : "auto", list of str or None, default="auto"
+        Columns that hold categories: ``"auto"`` finds them by type (pandas
+        ``category``, polars ``Categorical``/``Enum``); a list names them.
+    modalities : dict, default=None
+        Block name to a slice, column positions or column names; overrides the
+        column prefixes.
+    device : str, default="auto"
+        Torch device of the default neural candidates.
+    on_error : {"warn", "raise"}, default="warn"
+        A candidate that fails to fit: left out with a warning, or raised.
+    n_jobs : int, default=None
+        Folds of a candidate fitted in parallel (joblib).
+    random_state : int, RandomState instance or None, default=None
+        Seed of the folds' shuffling (through ``cv``) and of the candidates.
+    verbose : int, default=1
+        One line per candidate on stderr (0: silent).
+
+    Attributes
+    ----------
+    leaderboard_ : DataFrame
+        One row per candidate and one for the ensemble: ``candidate``,
+        ``blocks``, out-of-fold ``score``, ``fit_s`` and ``predict_s`` (summed
+        over folds), ``weight``; best first.
+    oof_predictions_ : dict of str to ndarray of shape (n_samples, n_classes)
+        Out-of-fold probabilities of each candidate (NaN in rows it did not
+        see) and of the ``"ensemble"``.
+    oof_score_ : float
+        The ensemble's out-of-fold score.
+    weights_ : dict of str to float
+        The chosen candidates' weights (summing to 1).
+    estimators_ : dict of str to estimator (or list of them with refit=False)
+        The chosen candidates refitted on all rows, or (``refit=False``) every
+        candidate's fold models.
+    selection_trace_ : list of float
+        Out-of-fold score after each selection step.
+    classes_ : ndarray of shape (n_classes,)
+    class_prior_ : ndarray of shape (n_classes,)
+        Training class frequencies: the prediction of a row no candidate sees.
+    layout_ : BlockLayout
+        The modality blocks found in the training input.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+
+    See Also
+    --------
+    EnsembleRegressor : The regression counterpart.
+    LateFusionClassifier : One estimator per modality, averaged.
+    sklearn.ensemble.StackingClassifier : A learned combiner on the same features.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from skmm import EnsembleClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.array([0, 1] * 40)
+    >>> X = pd.DataFrame({
+    ...     "text__0000": y + rng.normal(0, 1.0, 80),
+    ...     "text__0001": rng.normal(size=80),
+    ...     "tab__size": np.where(y == 1, 3.0, 1.0) + rng.normal(0, 0.3, 80),
+    ... })
+    >>> clf = EnsembleClassifier(preset="fast", cv=3, random_state=0, verbose=0)
+    >>> clf = clf.fit(X, y)
+    >>> sorted(clf.leaderboard_["candidate"])
+    ['ensemble', 'hgb', 'hgb_projected', 'late', 'linear[text]', 'linear_all']
+    >>> bool(clf.oof_score_ >= clf.leaderboard_["score"].max())
+    True
+    >>> bool(clf.score(X, y) > 0.9)
+    True
+    """
+
+    _method = "predict_proba"
+
+    _parameter_constraints: dict = {
+        **_BaseEnsemble._parameter_constraints,
+        "class_weight": [StrOptions({"balanced"}), dict, None],
+    }
+
+    def __init__(
+        self,
+        candidates=None,
+        *,
+        preset="default",
+        cv=5,
+        scoring=None,
+        ensemble_size=25,
+        refit=True,
+        class_weight=None,
+        categorical_features="auto",
+        modalities=None,
+        device="auto",
+        on_error="warn",
+        n_jobs=None,
+        random_state=None,
+        verbose=1,
+    ):
+        super().__init__(
+            candidates,
+            preset=preset,
+            cv=cv,
+            scoring=scoring,
+            ensemble_size=ensemble_size,
+            refit=refit,
+            categorical_features=categorical_features,
+            modalities=modalities,
+            device=device,
+            on_error=on_error,
+            n_jobs=n_jobs,
+            random_state=random_state,
+            verbose=verbose,
+        )
+        self.class_weight = class_weight
+
+    def _encode_y(self, y):
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        encoder = LabelEncoder().fit(y)
+        self.classes_ = encoder.classes_
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes in the "
+                f"data, but the data contains only one class: {self.classes_[0]!r}"
+            )
+        codes = encoder.transform(y)
+        counts = np.bincount(codes, minlength=len(self.classes_)).astype(float)
+        self.class_prior_ = counts / counts.sum()
+        self._prior = self.class_prior_
+        return y, codes
+
+    def _fixed(self, proba):
+        return _FixedClassifier(proba, np.arange(len(self.classes_)))
+
+    def _target_of(self, y):
+        y = column_or_1d(y)
+        codes = np.searchsorted(self.classes_, y)
+        codes = np.clip(codes, 0, len(self.classes_) - 1)
+        if not np.array_equal(self.classes_[codes], y):
+            unknown = sorted(set(np.unique(y)) - set(self.classes_))
+            raise ValueError(f"y has labels not seen in fit: {unknown[:5]}")
+        return codes
+
+    def _align(self, out, estimator, n_rows) -> np.ndarray:
+        """A candidate's output as (n_rows, n_classes) probabilities."""
+        k = len(self.classes_)
+        classes = np.asarray(getattr(estimator, "classes_", np.arange(k)), dtype=int)
+        proba = np.zeros((n_rows, k))
+        if out.ndim == 2:
+            proba[:, classes] = out
+        else:  # predict only: the predicted class gets probability 1
+            proba[np.arange(n_rows), out.astype(int)] = 1.0
+        return proba
+
+    def _unalign(self, proba):
+        return proba
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities: the weighted mean of the chosen candidates'.
+
+        Parameters
+        ----------
+        X : DataFrame, array-like or dict of str to array-like
+            Input laid out as in fit.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        proba = self._combine(X)
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def predict(self, X) -> np.ndarray:
+        """The most probable class of each row.
+
+        Parameters
+        ----------
+        X : DataFrame, array-like or dict of str to array-like
+            Input laid out as in fit.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+
+class EnsembleRegressor(RegressorMixin, _BaseEnsemble):
+    """Choose and weight fusion heads, trees and linear models out of fold.
+
+    The regression counterpart of :class:`EnsembleClassifier`: the same
+    candidates (regressors), folds, greedy selection under ``scoring`` (default
+    R², as ``score``) and missing policy; a row that no chosen candidate sees
+    gets the training mean of ``y``.
+
+    Parameters
+    ----------
+    candidates : list or dict, default=None
+        As in :class:`EnsembleClassifier`, with regressors.
+    preset : {"default", "fast"}, default="default"
+        ``"fast"`` leaves out the neural fusion heads.
+    cv : int, cross-validation generator or iterable, default=5
+        The folds every candidate is fitted on.
+    scoring : str or callable, default=None
+        What the selection maximises; None: R² (as ``score``).
+    ensemble_size : int, default=25
+        Greedy selection steps (with replacement).
+    refit : bool, default=True
+        Refit each chosen candidate on all rows, or keep every candidate's
+        fold models (see :class:`EnsembleClassifier`).
+    categorical_features : "auto", list of str or None, default="auto"
+        Columns that hold categories (see :class:`EnsembleClassifier`).
+    modalities : dict, default=None
+        Block name to a slice, column positions or column names.
+    device : str, default="auto"
+        Torch device of the default neural candidates.
+    on_error : {"warn", "raise"}, default="warn"
+        A candidate that fails to fit: left out with a warning, or raised.
+    n_jobs : int, default=None
+        Folds of a candidate fitted in parallel (joblib).
+    random_state : int, RandomState instance or None, default=None
+        Seed of the candidates (and of ``cv`` when it shuffles).
+    verbose : int, default=1
+        One line per candidate on stderr (0: silent).
+
+    Attributes
+    ----------
+    leaderboard_ : DataFrame
+        As in :class:`EnsembleClassifier`.
+    oof_predictions_ : dict of str to ndarray of shape (n_samples,)
+        Out-of-fold predictions of each candidate (NaN where it did not see the
+        row) and of the ``"ensemble"``.
+    oof_score_ : float
+    weights_ : dict of str to float
+    estimators_ : dict of str to estimator (or list of them with refit=False)
+    selection_trace_ : list of float
+    y_mean_ : float
+        Training mean of ``y``: the prediction of a row no candidate sees.
+    layout_ : BlockLayout
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+
+    See Also
+    --------
+    EnsembleClassifier : The classification counterpart.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmm import EnsembleRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = {"image": rng.normal(size=(60, 4)), "audio": rng.normal(size=(60, 3))}
+    >>> y = X["image"][:, 0] + np.sin(3 * X["audio"][:, 0])
+    >>> reg = EnsembleRegressor(preset="fast", cv=3, random_state=0, verbose=0)
+    >>> reg = reg.fit(X, y)
+    >>> bool(reg.oof_score_ >= reg.leaderboard_["score"].iloc[1:].max())
+    True
+    """
+
+    _method = "predict"
+
+    def _encode_y(self, y):
+        y = column_or_1d(np.asarray(y, dtype=np.float64), warn=True)
+        self.y_mean_ = float(np.mean(y))
+        self._prior = np.array([self.y_mean_])
+        return y, y
+
+    def _fixed(self, pred):
+        return _FixedRegressor(pred)
+
+    def _target_of(self, y):
+        return column_or_1d(np.asarray(y, dtype=np.float64))
+
+    def _align(self, out, estimator, n_rows) -> np.ndarray:
+        return np.asarray(out, dtype=np.float64).reshape(n_rows, 1)
+
+    def _unalign(self, pred):
+        return pred[:, 0]
+
+    def predict(self, X) -> np.ndarray:
+        """The weighted mean of the chosen candidates' predictions.
+
+        Parameters
+        ----------
+        X : DataFrame, array-like or dict of str to array-like
+            Input laid out as in fit.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
+        return self._combine(X)[:, 0]

@@ -239,10 +239,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     fit.add_argument(
         "--head",
-        choices=["linear", "fusion", "late"],
+        choices=["linear", "fusion", "late", "ensemble"],
         default="linear",
         help="linear: logistic/ridge on the joined features (default); fusion: "
-        "a neural FusionClassifier/Regressor; late: late fusion",
+        "a neural FusionClassifier/Regressor; late: late fusion; ensemble: trees, "
+        "linear models and fusion heads chosen and weighted out of fold",
     )
     fit.add_argument("--fusion", default="concat", help="fusion type of --head fusion")
     fit.add_argument("--cv", type=int, default=0, help="report N-fold CV scores first")

@@ -239,9 +239,11 @@ def build_model(
     task : {"auto", "classification", "regression"}, default="auto"
         "auto": classification for strings, booleans and integers with at most 20
         values; regression otherwise.
-    head : {"linear", "fusion", "late"}, default="linear"
+    head : {"linear", "fusion", "late", "ensemble"}, default="linear"
         LogisticRegression / RidgeCV on the joined features; a neural
-        FusionClassifier / FusionRegressor; or late fusion.
+        FusionClassifier / FusionRegressor; late fusion; or an
+        EnsembleClassifier / EnsembleRegressor (raw numbers and categorical
+        codes, which its trees split on natively).
     fusion : str, default="concat"
         The fusion type of ``head="fusion"``.
     image_model, text_model : str
@@ -285,8 +287,9 @@ def build_model(
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-    from skmm.compose import MultimodalUnion
+    from skmm.compose import CategoricalEncoder, MultimodalUnion
     from skmm.encoders import AudioEncoder, ImageEncoder, TextEncoder, VideoEncoder
+    from skmm.ensemble import EnsembleClassifier, EnsembleRegressor
     from skmm.fusion import (
         FusionClassifier,
         FusionRegressor,
@@ -363,19 +366,28 @@ def build_model(
     blocks = [
         (kind, encoders[kind](), columns) for kind, columns in media.items() if columns
     ]
+    native = head == "ensemble"
     if numbers:
+        # The ensemble's trees take raw numbers (NaN: missing) and its linear
+        # candidates standardise and impute them themselves.
         blocks.append(
             (
                 "numbers",
-                make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
+                "passthrough"
+                if native
+                else make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
                 numbers,
             )
         )
     if categories:
+        # Codes typed as categorical for the ensemble (trees split on them, its
+        # linear candidates one-hot encode them); one-hot columns otherwise.
         blocks.append(
             (
                 "categories",
-                make_pipeline(
+                CategoricalEncoder(min_frequency=5)
+                if native
+                else make_pipeline(
                     SimpleImputer(strategy="constant", fill_value="missing"),
                     OneHotEncoder(
                         handle_unknown="ignore", min_frequency=5, sparse_output=False
@@ -400,8 +412,17 @@ def build_model(
         estimator = cls(fusion, device=device, random_state=random_state, **extra)
     elif head == "late":
         estimator = LateFusionClassifier() if classify else LateFusionRegressor()
+    elif head == "ensemble":
+        shared = {"device": device, "random_state": random_state, "verbose": verbose}
+        estimator = (
+            EnsembleClassifier(
+                class_weight="balanced", scoring="balanced_accuracy", **shared
+            )
+            if classify
+            else EnsembleRegressor(**shared)
+        )
     else:
-        raise CommandError(f"unknown head {head!r}: linear, fusion or late")
+        raise CommandError(f"unknown head {head!r}: linear, fusion, late or ensemble")
     # Pandas output: the fusion heads read the blocks from the column prefixes.
     union = MultimodalUnion(blocks, missing="indicator").set_output(transform="pandas")
     model = make_pipeline(union, estimator)

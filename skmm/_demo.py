@@ -30,9 +30,10 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from skmm.cache import open_cache
-from skmm.compose import MultimodalUnion
+from skmm.compose import CategoricalEncoder, MultimodalUnion
 from skmm.encoders import TextEncoder
 from skmm.encoders._base import BaseEncoder
+from skmm.ensemble import EnsembleClassifier
 from skmm.fusion import FusionClassifier, LateFusionClassifier
 from skmm.inspection import modality_importance
 
@@ -65,6 +66,11 @@ class DemoTask:
     scoring: str = "balanced_accuracy"
     class_weight: str | None = "balanced"
     label_names: dict[Any, str] = field(default_factory=dict)
+    # Blocks the ensemble reads in another form: raw numbers and categorical
+    # codes, which its trees split on natively (its linear candidates one-hot).
+    native_blocks: dict[str, Callable[[str, Any], tuple[Any, Any]]] = field(
+        default_factory=dict
+    )
 
 
 @dataclass
@@ -78,6 +84,7 @@ class DemoReport:
     files: list[Path] = field(default_factory=list)
     importance: pd.DataFrame | None = None
     confusion: np.ndarray | None = None
+    leaderboard: pd.DataFrame | None = None
 
 
 # -- datasets -------------------------------------------------------------------
@@ -123,6 +130,16 @@ def _reviews(n_samples: int, random_state: int, data_home: Any) -> DemoTask:
             numbers + categories,
         )
 
+    def native_tabular(device: str, cache: Any):
+        return (
+            make_column_transformer(
+                ("passthrough", numbers),
+                (CategoricalEncoder(min_frequency=5), categories),
+                verbose_feature_names_out=False,
+            ),
+            numbers + categories,
+        )
+
     missing_text = int(X["Review Text"].isna().sum())
     missing_title = int(X["Title"].isna().sum())
     return DemoTask(
@@ -142,6 +159,7 @@ def _reviews(n_samples: int, random_state: int, data_home: Any) -> DemoTask:
             "tabular": tabular,
         },
         label_names={0: "not recommended", 1: "recommended"},
+        native_blocks={"tabular": native_tabular},
     )
 
 
@@ -203,10 +221,11 @@ def _methods(
 ) -> list[tuple[str, str, list[str], Pipeline]]:
     """(name, kind, modalities, pipeline) for every method the demo compares."""
 
-    def union(names: list[str]) -> MultimodalUnion:
+    def union(names: list[str], native: bool = False) -> MultimodalUnion:
         # Pandas output: the fusion heads read the blocks from the column prefixes.
+        factories = {**task.blocks, **(task.native_blocks if native else {})}
         return MultimodalUnion(
-            [(name, *task.blocks[name](device, cache)) for name in names],
+            [(name, *factories[name](device, cache)) for name in names],
             missing="indicator",
         ).set_output(transform="pandas")
 
@@ -252,6 +271,24 @@ def _methods(
                 make_pipeline(union(names), head),
             )
         )
+    methods.append(
+        (
+            "ensemble: EnsembleClassifier",
+            "ensemble",
+            names,
+            make_pipeline(
+                union(names, native=True),
+                EnsembleClassifier(
+                    cv=3 if quick else 5,
+                    scoring=task.scoring,
+                    class_weight=task.class_weight,
+                    device=device,
+                    random_state=random_state,
+                    verbose=0,
+                ),
+            ),
+        )
+    )
     return methods
 
 
@@ -476,6 +513,15 @@ def _run(
     )
     log(f"fitting {best_name} on all {len(X)} rows ...")
     model = clone(best_pipeline).fit(X, y)
+    # The ensemble's leaderboard: its candidates out of fold on every row.
+    ensemble = [pipe for _, kind, _, pipe in methods if kind == "ensemble"]
+    leaderboard = None
+    if ensemble:
+        fitted = model if best_pipeline is ensemble[0] else None
+        if fitted is None:
+            log(f"fitting the ensemble on all {len(X)} rows for its leaderboard ...")
+            fitted = clone(ensemble[0]).fit(X, y)
+        leaderboard = fitted[-1].leaderboard_
     for encoder in _encoders(model):
         # The saved model must not point at this run's cache folder.
         encoder.set_params(cache=None)
@@ -487,6 +533,7 @@ def _run(
         out=out,
         importance=importance,
         confusion=confusion,
+        leaderboard=leaderboard,
     )
     if out is not None:
         report.files = _write_report(report, task, labels, cv)
@@ -550,7 +597,56 @@ _KIND_COLOURS = {
     "early": "#4c72b0",
     "late": "#55a868",
     "neural": "#c44e52",
+    "ensemble": "#8172b2",
 }
+
+
+def _leaderboard_markdown(board: pd.DataFrame | None, scoring: str, n: int) -> str:
+    if board is None:
+        return ""
+    lines = [
+        "",
+        f"## The ensemble's candidates ({n} rows, out of fold)",
+        "",
+        f"| candidate | blocks | {scoring} | fit s | weight |",
+        "|---|---|---|---|---|",
+    ]
+    for row in board.itertuples():
+        weight = "" if np.isnan(row.weight) else f"{row.weight:.2f}"
+        lines.append(
+            f"| {row.candidate} | {row.blocks} | {row.score:.3f} | {row.fit_s:.1f} | "
+            f"{weight} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _write_leaderboard(board: pd.DataFrame, out: Path, scoring: str) -> list[Path]:
+    """The ensemble's leaderboard as CSV and as a plot beside its candidates."""
+    from matplotlib.figure import Figure
+
+    path_csv = out / "ensemble_leaderboard.csv"
+    board.to_csv(path_csv, index=False)
+    fig = Figure(figsize=(7, 0.4 * len(board) + 1.3), layout="constrained")
+    ax = fig.subplots()
+    order = board.iloc[::-1]
+    colours = [
+        _KIND_COLOURS["ensemble"]
+        if name == "ensemble"
+        else ("#4c72b0" if weight > 0 else "#bdbdbd")
+        for name, weight in zip(order["candidate"], order["weight"], strict=True)
+    ]
+    labels = [
+        name if name == "ensemble" or weight <= 0 else f"{name} (w {weight:.2f})"
+        for name, weight in zip(order["candidate"], order["weight"], strict=True)
+    ]
+    ax.barh(labels, order["score"], color=colours)
+    low = max(0.0, float(board["score"].min()) - 0.05)
+    ax.set_xlim(low, min(1.0, float(board["score"].max()) + 0.02))
+    ax.set_xlabel(f"{scoring}, out of fold (grey: weight 0)")
+    ax.set_title("Ensemble candidates and the ensemble")
+    path_png = out / "ensemble_candidates.png"
+    fig.savefig(path_png, dpi=120)
+    return [path_csv, path_png]
 
 
 def _write_report(
@@ -576,8 +672,11 @@ def _write_report(
         f"seconds to encode the method's modalities once; cache hits = vectors found "
         f"in the embedding cache during the method's cross-validation.\n\n"
         f"{_markdown(table, scoring)}\nBest: **{report.best}**.\n"
+        + _leaderboard_markdown(report.leaderboard, scoring, len(task.X))
     )
     files.append(path)
+    if report.leaderboard is not None:
+        files += _write_leaderboard(report.leaderboard, out, scoring)
 
     # Score per method, with the fold spread as error bars.
     fig = Figure(figsize=(7.5, 0.42 * len(table) + 1.4), layout="constrained")

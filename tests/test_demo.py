@@ -18,6 +18,7 @@ METHODS = [
     "late fusion: LateFusionClassifier",
     "FusionClassifier(concat)",
     "FusionClassifier(gated)",
+    "ensemble: EnsembleClassifier",
 ]
 
 
@@ -35,8 +36,9 @@ def test_demo_quick_prints_one_row_per_method(quick_report):
     stdout, _ = quick_report
     assert "600 of 23,486 rows" in stdout
     lines = stdout[stdout.index("method ") :].splitlines()
-    assert [line.split("  ")[0] for line in lines[1:8]] == METHODS
-    for line in lines[1:8]:
+    n = len(METHODS)
+    assert [line.split("  ")[0] for line in lines[1 : n + 1]] == METHODS
+    for line in lines[1 : n + 1]:
         fields = line.split()
         # ... score ± std, fit s, encode s, cache hits
         assert fields[-5] == "±" and 0.0 <= float(fields[-6]) <= 1.0
@@ -55,13 +57,22 @@ def test_demo_report_folder(quick_report):
     assert (table["cache_misses"] == 0).all()
     best = table.loc[table["score"].idxmax(), "method"]
     assert f"best: {best}" in stdout
-    markdown = (out / "results.md").read_text()
+    markdown, candidates = (out / "results.md").read_text().split("## The ensemble")
     assert markdown.count("\n| ") == len(METHODS) + 1 and f"**{best}**" in markdown
+    # The ensemble's leaderboard: its candidates out of fold, the ensemble first
+    # (never below its best candidate), weights summing to 1.
+    board = pd.read_csv(out / "ensemble_leaderboard.csv")
+    assert board["candidate"].iloc[0] == "ensemble"
+    assert board["score"].iloc[0] >= board["score"].iloc[1:].max()
+    assert board["weight"].iloc[1:].sum() == pytest.approx(1.0)
+    assert {"hgb", "linear[text]", "fusion_gated"} <= set(board["candidate"])
+    assert candidates.count("\n| ") == len(board) + 1
     importance = pd.read_csv(out / "modality_importance.csv")
     best_modalities = table.set_index("method").loc[best, "modalities"]
     assert importance["modality"].tolist() == best_modalities.split(" + ")
     assert importance["importance_std"].ge(0).all()
-    for name in ("scores.png", "modality_importance.png", "confusion_matrix.png"):
+    pngs = ("scores.png", "modality_importance.png", "confusion_matrix.png")
+    for name in (*pngs, "ensemble_candidates.png"):
         with Image.open(out / name) as image:
             assert image.format == "PNG" and min(image.size) >= 300
             # Something is drawn: not a blank canvas.

@@ -35,6 +35,7 @@ import pandas as pd
 __all__ = [
     "CommandError",
     "build_model",
+    "describe_model_file",
     "evaluate_model",
     "load_model",
     "read_manifest",

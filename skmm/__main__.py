@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 import tempfile
 import time
@@ -126,9 +128,11 @@ def _fit(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from skmm._cli import CommandError, load_model, prepare_inputs, read_table
+    from skmm._cli import CommandError, echo, load_model, prepare_inputs, read_table
 
-    model = load_model(args.model)
+    if args.out is not None:
+        _check_out(args.out)
+    model = load_model(args.model, log=echo)
     table = read_table(args.data)
     X = prepare_inputs(model, table, Path(args.data).resolve().parent, str(args.data))
     spec = model.skmm_spec_
@@ -150,16 +154,31 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_out(out: str) -> None:
+    """Fail before any encoding when ``--out`` cannot be written."""
+    from skmm._cli import CommandError
+
+    path = Path(out)
+    if path.is_dir():
+        raise CommandError(f"--out {out}: is a folder; give a file name")
+    folder = path.parent
+    if not folder.is_dir():
+        raise CommandError(f"--out {out}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise CommandError(f"--out {out}: the folder {folder} is not writable")
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from skmm._cli import (
         CommandError,
+        echo,
         evaluate_model,
         load_model,
         prepare_inputs,
         read_table,
     )
 
-    model = load_model(args.model)
+    model = load_model(args.model, log=echo)
     table = read_table(args.data)
     spec = model.skmm_spec_
     if spec.target not in table.columns:
@@ -167,6 +186,13 @@ def _evaluate(args: argparse.Namespace) -> int:
             f"column {spec.target!r} (the model's target) is not in {args.data}"
         )
     known = table[spec.target].notna()
+    if not known.all():
+        rows = [str(i) for i in table.index[~known][:5]]
+        more = ", ..." if (~known).sum() > 5 else ""
+        echo(
+            f"{int((~known).sum())} rows without a target left out "
+            f"(rows {', '.join(rows)}{more})"
+        )
     table = table.loc[known].reset_index(drop=True)
     X = prepare_inputs(model, table, Path(args.data).resolve().parent, str(args.data))
     result = evaluate_model(model, X, table[spec.target])
@@ -265,7 +291,9 @@ def _parser() -> argparse.ArgumentParser:
         "predict",
         help="predict with a saved model; CSV on stdout",
         description="Predict every row of a table with a model saved by skmm fit; "
-        "write a CSV (the target column, optionally probabilities) to stdout.",
+        "write a CSV (the target column, optionally probabilities) to stdout. A "
+        "model file is a pickle and runs code when loaded: load only files you "
+        "trust.",
     )
     predict.add_argument("model")
     predict.add_argument("data")
@@ -279,7 +307,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser(
         "evaluate",
         help="score a saved model on a labelled table",
-        description="Score a model saved by skmm fit on a table with the target.",
+        description="Score a model saved by skmm fit on a table with the target. A "
+        "model file is a pickle and runs code when loaded: load only files you "
+        "trust.",
     )
     evaluate.add_argument("model")
     evaluate.add_argument("data")
@@ -300,7 +330,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     -------
     status : int
         0 on success, 2 for bad input (a missing column, an empty file, a target
-        with one class), 1 for a value the encoders could not read.
+        with one class, a damaged model file), 1 for a value the encoders could not
+        read and any other error (printed as one line; ``SKMM_TRACEBACK=1`` shows
+        the traceback), 130 when interrupted.
     """
     from skmm._cli import CommandError
 
@@ -311,9 +343,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandError as exc:
         print(f"skmm {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader of stdout went away (``skmm predict ... | head``).
+        # Python would report it again when flushing stdout at exit.
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except (ValueError, OSError) as exc:
         # The encoders' errors name the column, the row and the value.
         print(f"skmm {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"skmm {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if os.environ.get("SKMM_TRACEBACK"):
+            raise
+        # An unknown model, a failed safetensors write...: one line, not a trace.
+        print(
+            f"skmm {args.command}: error: {type(exc).__name__}: {exc} "
+            "(SKMM_TRACEBACK=1 shows the traceback)",
+            file=sys.stderr,
+        )
         return 1
 
 

@@ -180,3 +180,58 @@ def test_console_script_writes_predictions_to_stdout(table, tmp_path):
     result = run_python("-m", "skmm", "predict", str(model_path), str(path))
     predictions = pd.read_csv(io.StringIO(result.stdout))
     assert predictions.shape == (40, 1) and set(predictions["label"]) <= {"yes", "no"}
+
+
+def test_saved_model_mode_follows_the_umask(table, tmp_path):
+    import os
+    import stat
+
+    path, _ = table
+    old = os.umask(0o022)
+    try:
+        assert fit(path, out=tmp_path / "model.joblib") == 0
+    finally:
+        os.umask(old)
+    mode = stat.S_IMODE((tmp_path / "model.joblib").stat().st_mode)
+    assert mode == 0o644  # as joblib.dump would write it, not mkstemp's 0600
+
+
+def test_predict_out_into_a_missing_folder_fails_before_loading(
+    table, tmp_path, capsys
+):
+    path, _ = table
+    model_path = tmp_path / "model.joblib"
+    assert fit(path, out=model_path) == 0
+    capsys.readouterr()
+    out = tmp_path / "no" / "such" / "p.csv"
+    assert main(["predict", str(model_path), str(path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"the folder {out.parent} does not exist" in err
+    assert "loading" not in err  # nothing was loaded, nothing encoded
+
+
+def test_predict_says_what_it_loads(table, tmp_path, capsys):
+    from skmm import __version__
+
+    path, _ = table
+    model_path = tmp_path / "model.joblib"
+    assert fit(path, out=model_path) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(model_path), str(path)]) == 0
+    err = capsys.readouterr().err
+    assert f"loading {model_path} (" in err and " MB, " in err
+    assert f"saved by skmm {__version__} on " in err and "checksum verified" in err
+    assert "runs code when loaded: load only files you trust" in err
+
+
+def test_rows_without_a_target_are_reported(table, tmp_path, capsys):
+    path, frame = table
+    frame.loc[[4, 9], "label"] = None
+    frame.to_csv(path, index=False)
+    model_path = tmp_path / "model.joblib"
+    assert fit(path, out=model_path) == 0
+    assert "2 rows without a target left out (rows 4, 9)" in capsys.readouterr().err
+    assert main(["evaluate", str(model_path), str(path), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "2 rows without a target left out (rows 4, 9)" in captured.err
+    assert json.loads(captured.out)["n_rows"] == 38

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from numbers import Integral
@@ -21,6 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from skmm._config import _check_cache_value, get_config
@@ -297,6 +299,9 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
     modality: ClassVar[str] = "unknown"
     # Whether a str value is a file path (images) or the item itself (text).
     _str_is_path: ClassVar[bool] = False
+    # The parameters that choose the loaded model: changed after fit, they need a
+    # new fit (fitted attributes stay as they are until then, as in scikit-learn).
+    _model_params: ClassVar[tuple[str, ...]] = ("model", "pretrained")
 
     # -- subclass hooks ---------------------------------------------------------
     def _registry_key(self) -> tuple:
@@ -359,6 +364,7 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
             del self.feature_names_in_
         self.device_ = resolve_device(self.device)
         self.model_ = get_or_load(self._registry_key(), self._load)
+        self._fitted_model = self._model_identity()
         self._set_fitted_metadata()
         return self
 
@@ -376,6 +382,7 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
             One vector per value; a missing value gives a row of NaN.
         """
         check_is_fitted(self, "model_")
+        self._check_fitted_model()
         columns, names = _split_columns(X)
         if len(columns) != self.n_features_in_:
             raise ValueError(
@@ -457,6 +464,30 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
                 f"batch_size must be a positive int or 'auto', got {batch_size!r}"
             )
 
+    def _model_identity(self) -> dict[str, Any]:
+        return {
+            name: os.fspath(value) if isinstance(value, os.PathLike) else value
+            for name in self._model_params
+            if (value := getattr(self, name, None)) is not None
+        }
+
+    def _check_fitted_model(self) -> None:
+        """Refuse to encode with a model other than the one the parameters name."""
+        fitted = getattr(self, "_fitted_model", None)
+        if fitted is None:  # pickled before this check existed
+            return
+        now = self._model_identity()
+        changed = [name for name in now if now[name] != fitted.get(name)]
+        if changed:
+            what = ", ".join(
+                f"{name}={now[name]!r} (fitted with {fitted.get(name)!r})"
+                for name in changed
+            )
+            raise NotFittedError(
+                f"{type(self).__name__}: {what} was set after fit; the loaded model "
+                "is still the fitted one. Call fit again to load the new model."
+            )
+
     def _set_fitted_metadata(self) -> None:
         """Set the attributes derived from the loaded model (``embedding_dim_``...)."""
         self.embedding_dim_ = int(self.model_.dim)
@@ -475,20 +506,24 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
     def _fingerprint_parts(self) -> dict[str, Any]:
         from skmm import __version__
 
-        entry = self.model_
-        digest = getattr(entry, "_skmm_weights_digest", None)
-        if digest is None:
-            # Once per loaded model and process; clones share the registry entry.
-            digest = self._weights_digest()
-            entry._skmm_weights_digest = digest
         return {
             "encoder": f"{type(self).__module__}.{type(self).__qualname__}",
             "skmm": __version__,
-            "weights": digest,
+            "weights": self._loaded_weights_digest(),
             "dim": self.embedding_dim_,
             "precision": self.precision_,
             **self._output_params(),
         }
+
+    def _loaded_weights_digest(self) -> str:
+        """``_weights_digest`` of the loaded model, computed once per model and
+        process (clones share the registry entry)."""
+        entry = self.model_
+        digest = getattr(entry, "_skmm_weights_digest", None)
+        if digest is None:
+            digest = self._weights_digest()
+            entry._skmm_weights_digest = digest
+        return digest
 
     def _fingerprint(self) -> str:
         """The key of this encoder's output: model, weights, preprocessing, version.
@@ -631,11 +666,15 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
         if state.get("model_") is not None:
             if self.save_weights:
                 state["_saved_weights"] = self._export_weights()
+            else:
+                # Checked at load against the weights found then.
+                state["_saved_weights_digest"] = self._loaded_weights_digest()
             state["model_"] = None
         return state
 
     def __setstate__(self, state):
         saved = state.pop("_saved_weights", None)
+        expected_digest = state.pop("_saved_weights_digest", None)
         # Pickles from before these parameters existed.
         state.setdefault("cache", None)
         state.setdefault("precision", "auto")
@@ -647,5 +686,22 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
                 self.model_ = self._import_weights(saved)
             else:
                 self.model_ = get_or_load(self._registry_key(), self._load)
+                if expected_digest is not None:
+                    self._check_reloaded_weights(expected_digest)
             # Per-device choices (batch_size="auto") follow the new device.
             self._set_fitted_metadata()
+
+    def _check_reloaded_weights(self, expected: str) -> None:
+        """A model saved without its weights must find the same weights again."""
+        found = self._loaded_weights_digest()
+        if found == expected:
+            return
+        source = ", ".join(f"{k}={v!r}" for k, v in self._model_identity().items())
+        raise ValueError(
+            f"{type(self).__name__}({source}) was saved with save_weights=False, and "
+            "the weights loaded now from that source are not the ones it was fitted "
+            f"with (weights digest {expected[:16]} when saved, {found[:16]} now): "
+            "the pipeline would silently give other results. Put the original "
+            "weights back at that source, or fit the pipeline again on the new "
+            "ones (save_weights=True keeps the weights inside the saved file)."
+        )

@@ -224,12 +224,27 @@ class ImageEncoder(BaseEncoder):
         else:
             kwargs["pretrained"] = True
             kwargs["pretrained_cfg_overlay"] = {"file": str(self.pretrained)}
-        if kwargs["pretrained"]:
-            module = timm.create_model(self.model, **kwargs)
-        else:
-            # Same random weights in every process (GridSearchCV workers agree).
-            with seeded(0):
+        try:
+            if kwargs["pretrained"]:
                 module = timm.create_model(self.model, **kwargs)
+            else:
+                # Same random weights in every process (GridSearchCV workers agree).
+                with seeded(0):
+                    module = timm.create_model(self.model, **kwargs)
+        except RuntimeError as exc:
+            if str(exc).startswith("Unknown model"):
+                raise ValueError(
+                    f"unknown timm model {self.model!r} (timm.list_models() lists "
+                    "the names)"
+                ) from exc
+            raise
+        except OSError as exc:  # the hub unreachable, the weights not cached
+            raise OSError(
+                f"cannot load the pretrained weights of timm model {self.model!r}: "
+                f"{exc} -- without network access, pass pretrained=PATH (a local "
+                "weights file; skmm fit: --image-weights PATH), or pretrained=False "
+                "for random weights"
+            ) from exc
         return _finish(module, self.device_)
 
     def _set_fitted_metadata(self) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from skmm.cache._keys import weights_digest
-from skmm.encoders._base import BaseEncoder, autocast
+from skmm.encoders._base import BaseEncoder, autocast, is_out_of_memory
 from skmm.encoders._registry import get_or_load
 
 __all__ = ["TextEncoder"]
@@ -52,16 +52,64 @@ def resolve_text_model(model: str) -> str:
     return model
 
 
-def _sentence_model(source: str, device: str) -> _SentenceModel:
+def _sentence_model(
+    source: str, device: str, name: str | None = None
+) -> _SentenceModel:
     from sentence_transformers import SentenceTransformer
 
-    model = SentenceTransformer(source, device=device)
+    try:
+        model = SentenceTransformer(source, device=device)
+    except OSError as exc:
+        # Offline, a hub id that is not in the local cache: say which model and
+        # what to do instead of the hub's generic message.
+        shown = name if name is not None else source
+        raise OSError(
+            f"cannot load the sentence-transformers model {shown!r}: {exc} -- "
+            "without network access, pass model=DIR (a local copy of the model, "
+            "as saved by SentenceTransformer.save; skmm fit: --text-model DIR)"
+        ) from exc
     model.eval()
     # get_embedding_dimension is the newer name (sentence-transformers >= 5.2).
     dimension = getattr(model, "get_embedding_dimension", None)
     if dimension is None:
         dimension = model.get_sentence_embedding_dimension
     return _SentenceModel(model, int(dimension()))
+
+
+def _position_limit(model: Any) -> int | None:
+    """The most tokens ``model`` (a SentenceTransformer) can take, if it says.
+
+    The transformer's position embeddings (a hard limit: a longer input fails
+    inside the model). Models that offset positions by the padding index
+    (RoBERTa: 514 embeddings, 512 tokens) say so through the tokenizer's
+    ``model_max_length``, used when it is at most 2 below. A tokenizer limit far
+    below the embeddings (MiniLM: 256 of 512) is a default, not a limit.
+    """
+    try:
+        config = model[0].auto_model.config
+    except (AttributeError, IndexError, KeyError, TypeError):
+        config = None
+    positions = getattr(config, "max_position_embeddings", None)
+    tokenizer = getattr(getattr(model, "tokenizer", None), "model_max_length", None)
+    if not isinstance(tokenizer, int) or not 0 < tokenizer < 1_000_000:
+        tokenizer = None
+    if not isinstance(positions, int) or positions <= 0:
+        return None
+    if tokenizer is not None and positions - 2 <= tokenizer <= positions:
+        return tokenizer
+    return positions
+
+
+def _unicode_problem(text: str) -> str | None:
+    """Why ``text`` cannot be encoded as UTF-8 (a lone surrogate), or None."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return (
+            f"not valid Unicode: lone surrogate {text[exc.start]!r} at character "
+            f"{exc.start}, which no tokenizer takes"
+        )
+    return None
 
 
 class TextEncoder(BaseEncoder):
@@ -79,7 +127,9 @@ class TextEncoder(BaseEncoder):
     normalize : bool, default=False
         Scale every vector to unit length (some models, MiniLM included, already do).
     max_length : int or None, default=None
-        Truncate texts to this many tokens; None keeps the model's own limit.
+        Truncate texts to this many tokens; None keeps the model's own limit. More
+        than the model can take (its position embeddings) is a ``ValueError``
+        at ``fit``.
     batch_size : int or "auto", default="auto"
         Texts per forward pass; "auto" is 32 on CPU, 128 on CUDA, 64 on MPS. On a
         device out-of-memory error the batch is halved and retried.
@@ -94,8 +144,10 @@ class TextEncoder(BaseEncoder):
         instead of encoded. None uses the default of :func:`skmm.set_config` (no
         cache unless set); False uses no cache.
     on_error : {"raise", "missing"}, default="raise"
-        What a value that is not a string does: raise a ``ValueError`` naming column,
-        row and value, or count as missing (with one ``UnreadableValuesWarning``).
+        What a bad value does (not a string, a string that is not valid Unicode
+        such as a lone surrogate ``"\\ud800"``, or any text the tokenizer
+        rejects): raise a ``ValueError`` naming column, row and value, or count as
+        missing (with one ``UnreadableValuesWarning``).
     save_weights : bool, default=True
         Store the model files in the pickle, so that a saved model works offline.
         False stores only the model name and reloads it.
@@ -171,15 +223,28 @@ class TextEncoder(BaseEncoder):
         return ("sentence-transformers", resolve_text_model(self.model), self.device_)
 
     def _load(self) -> _SentenceModel:
-        return _sentence_model(resolve_text_model(self.model), self.device_)
+        return _sentence_model(resolve_text_model(self.model), self.device_, self.model)
 
     def _set_fitted_metadata(self) -> None:
         super()._set_fitted_metadata()
         self.batch_size_ = self._batch_size(_AUTO_BATCH_SIZE)
+        self._check_max_length()
+
+    def _check_max_length(self) -> None:
+        """A ``max_length`` beyond the model's positions fails here, not mid-batch."""
+        if self.max_length is None:
+            return
+        limit = _position_limit(self.model_.model)
+        if limit is not None and self.max_length > limit:
+            raise ValueError(
+                f"max_length={self.max_length} is more than model {self.model!r} "
+                f"can take: at most {limit} tokens (its position embeddings); use "
+                f"max_length <= {limit}, or None for the model's own limit"
+            )
 
     def _check_value(self, value: Any) -> str | None:
         if isinstance(value, str):
-            return None
+            return _unicode_problem(value)
         return f"expected a str, got {type(value).__name__}"
 
     def _weights_digest(self) -> str:
@@ -210,6 +275,7 @@ class TextEncoder(BaseEncoder):
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         from tqdm.auto import tqdm
 
+        self._check_max_length()  # set_params(max_length=...) after fit
         unique = list(dict.fromkeys(values))
         slot = {text: i for i, text in enumerate(unique)}
         inverse = np.fromiter(
@@ -229,10 +295,45 @@ class TextEncoder(BaseEncoder):
         ) as progress:
             for start in range(0, len(unique), chunk):
                 texts = [unique[i] for i in order[start : start + chunk]]
-                vectors = self._retry_on_oom(lambda t=texts: self._encode_texts(t))
+                vectors, rejected = self._encode_chunk(texts)
                 lo, hi = np.searchsorted(sorted_ranks, [start, start + len(texts)])
-                yield rows_by_rank[lo:hi], vectors[sorted_ranks[lo:hi] - start]
+                positions, local = rows_by_rank[lo:hi], sorted_ranks[lo:hi] - start
+                if rejected:
+                    bad = np.isin(local, list(rejected))
+                    for position, i in zip(positions[bad], local[bad], strict=True):
+                        fail(int(position), rejected[int(i)])
+                    positions, local = positions[~bad], local[~bad]
+                yield positions, vectors[local]
                 progress.update(len(texts))
+
+    def _encode_chunk(self, texts: list[str]) -> tuple[np.ndarray, dict[int, str]]:
+        """The vectors of ``texts``, and the texts the tokenizer or model rejected.
+
+        When the chunk fails (not for lack of device memory), each text is encoded
+        alone to find the ones at fault: they are returned as ``{index: reason}``
+        with a row of NaN, and the encoder reports them as bad values. When every
+        text fails alone too, the fault is not in the texts: the error is raised.
+        """
+        try:
+            return self._retry_on_oom(lambda: self._encode_texts(texts)), {}
+        except Exception as exc:
+            if is_out_of_memory(exc):
+                raise
+            error = exc
+        vectors = np.full((len(texts), self.embedding_dim_), np.nan, dtype=np.float32)
+        rejected: dict[int, str] = {}
+        for i, text in enumerate(texts):
+            try:
+                vectors[i] = self._retry_on_oom(lambda t=text: self._encode_texts([t]))
+            except Exception as exc:
+                if is_out_of_memory(exc):
+                    raise
+                rejected[i] = (
+                    f"the tokenizer or model rejected it: {type(exc).__name__}: {exc}"
+                )
+        if len(rejected) == len(texts) and len(texts) > 1:
+            raise error
+        return vectors, rejected
 
     def _encode_texts(self, texts: list[str]) -> np.ndarray:
         entry: _SentenceModel = self.model_

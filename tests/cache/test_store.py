@@ -260,3 +260,89 @@ def test_killed_writer_leaves_no_corrupt_entry(tmp_path):
     # The cache goes on working after the crash.
     cache.put_many("enc", [key(n + 1)], vectors_for([n + 1], 512))
     assert len(cache) == n + 1
+
+
+def _overwrite_in_file(path, old: bytes, new: bytes) -> None:
+    """Change bytes of the database file in place, as a disk fault or a stray
+    writer would: SQLite's structure stays intact."""
+    raw = bytearray(path.read_bytes())
+    at = raw.find(old)
+    assert at >= 0 and raw.find(old, at + 1) < 0
+    raw[at : at + len(new)] = new
+    path.write_bytes(bytes(raw))
+
+
+def test_a_damaged_vector_is_a_miss_with_one_warning_and_is_rewritten(tmp_path):
+    cache = EmbeddingCache(tmp_path)
+    good = vectors_for(range(3))
+    cache.put_many("enc", [key(i) for i in range(3)], good)
+    cache.close()  # checkpoints the WAL into the database file
+    damaged = good[1].copy()
+    damaged[2] += 1234.5
+    _overwrite_in_file(cache.path, good[1].tobytes(), damaged.tobytes())
+    conn = sqlite3.connect(cache.path)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    conn.close()
+
+    cache = EmbeddingCache(tmp_path)
+    keys = [key(i) for i in range(3)]
+    with pytest.warns(
+        CacheWarning, match="1 stored vector.*do not match their checksum"
+    ):
+        found, vectors = cache.get_many("enc", keys, DIM)
+    assert found.tolist() == [True, False, True]
+    np.testing.assert_array_equal(vectors, good[[0, 2]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # one warning per handle, not per lookup
+        assert cache.get_many("enc", keys, DIM)[0].tolist() == [True, False, True]
+        # The encoder stores the recomputed vector: it replaces the damaged one.
+        cache.put_many("enc", keys[1:2], good[1:2])
+        found, vectors = cache.get_many("enc", keys, DIM)
+    assert found.all()
+    np.testing.assert_array_equal(vectors, good)
+
+
+def test_a_vector_moved_to_another_item_is_a_miss(tmp_path):
+    cache = EmbeddingCache(tmp_path)
+    cache.put_many("enc", [key(1), key(2)], vectors_for([1, 2]))
+    cache.close()
+    conn = sqlite3.connect(cache.path)
+    with conn:
+        a, b = conn.execute("SELECT data, checksum FROM vectors ORDER BY rowid")
+        conn.execute("UPDATE vectors SET data = ?, checksum = ? WHERE item = ?",
+                     (*a, key(2)))  # fmt: skip
+    conn.close()
+    with pytest.warns(CacheWarning, match="checksum"):
+        found, _ = EmbeddingCache(tmp_path).get_many("enc", [key(1), key(2)], DIM)
+    assert found.tolist() == [True, False]
+
+
+def test_a_cache_file_of_an_older_skmm_opens_and_is_rewritten(tmp_path):
+    from skmm.cache._store import _FILENAME, _namespace
+
+    # The layout of skmm 0.1's cache files: no checksum column.
+    conn = sqlite3.connect(tmp_path / _FILENAME)
+    conn.execute(
+        "CREATE TABLE vectors (ns INTEGER NOT NULL, item BLOB NOT NULL, "
+        "data BLOB NOT NULL)"
+    )
+    conn.execute("CREATE UNIQUE INDEX vectors_key ON vectors (ns, item)")
+    conn.execute(
+        "CREATE TABLE encoders (ns INTEGER PRIMARY KEY, fingerprint TEXT NOT NULL, "
+        "description TEXT)"
+    )
+    conn.execute(
+        "INSERT INTO vectors VALUES (?, ?, ?)",
+        (_namespace("enc"), key(1), vectors_for([1]).tobytes()),
+    )
+    conn.commit()
+    conn.close()
+
+    cache = EmbeddingCache(tmp_path)
+    with pytest.warns(CacheWarning, match="1 stored vector.*no checksum"):
+        found, _ = cache.get_many("enc", [key(1)], DIM)
+    assert not found.any() and len(cache) == 1
+    cache.put_many("enc", [key(1)], vectors_for([1]))
+    found, vectors = cache.get_many("enc", [key(1)], DIM)
+    assert found.all() and len(cache) == 1
+    np.testing.assert_array_equal(vectors, vectors_for([1]))

@@ -235,3 +235,27 @@ def test_rows_without_a_target_are_reported(table, tmp_path, capsys):
     captured = capsys.readouterr()
     assert "2 rows without a target left out (rows 4, 9)" in captured.err
     assert json.loads(captured.out)["n_rows"] == 38
+
+
+def test_ensemble_head_reads_raw_numbers_and_native_categories(
+    table, tmp_path, monkeypatch
+):
+    path, frame = table
+    monkeypatch.chdir(tmp_path)  # the photos' paths are relative to the table
+    model_path = tmp_path / "ensemble.joblib"
+    assert fit(path, "--head", "ensemble", out=model_path) == 0
+    model = joblib.load(model_path)
+    head = model[-1]
+    assert type(head).__name__ == "EnsembleClassifier"
+    assert model[0].modalities_ == {
+        "image": "image",
+        "text": "text",
+        "numbers": "tabular",
+        "categories": "categorical",
+    }
+    board = head.leaderboard_.set_index("candidate")
+    # The tree reads the tabular blocks: the raw price and the colour's codes.
+    assert board.loc["hgb", "blocks"] == "numbers + categories"
+    assert board.loc["ensemble", "score"] >= board["score"].drop("ensemble").max()
+    predicted = model.predict(frame.drop(columns="label"))
+    assert (predicted == frame["label"]).mean() > 0.9

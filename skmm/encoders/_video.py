@@ -34,7 +34,11 @@ class _VideoDataset(Dataset):
 
     def __getitem__(self, index: int):
         try:
-            frames = decode_video(self.values[index], self.n_frames, self.fps)
+            # Each sampled frame once: n_frames beyond the frames a clip has costs
+            # nothing more than the clip's own frames.
+            frames = decode_video(
+                self.values[index], self.n_frames, self.fps, distinct=True
+            )
             stack = torch.stack([self.transform(decode_image(f)) for f in frames])
             return index, stack, None
         except DecodeError as exc:

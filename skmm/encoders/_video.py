@@ -63,7 +63,10 @@ class VideoEncoder(ImageEncoder):
         True (timm's weights), False (random, the same in every process) or a local
         weights file, as for :class:`ImageEncoder`.
     n_frames : int, default=8
-        Frames sampled per video (ignored when ``fps`` is given).
+        Frames sampled per video (ignored when ``fps`` is given). A frame that
+        several samples land on (a clip with fewer frames than ``n_frames``) is
+        encoded and pooled once: asking for more frames than a clip has costs no
+        more than its frames.
     fps : float or None, default=None
         Sample this many frames per second of video instead (at least one frame).
     pool : {"mean", "max", "meanmax"}, default="mean"

@@ -13,7 +13,7 @@ import io
 import os
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
 
 from skmm.exceptions import DecodeError
 from skmm.io._files import check_path, open_regular
@@ -128,14 +128,23 @@ def decode_image(value) -> Image.Image:
 
 def _decode_file(source) -> Image.Image:
     try:
-        with Image.open(source) as opened:
+        try:
+            opened = Image.open(source)
+        except Image.DecompressionBombError:
+            # Over twice its limit PIL refuses at open, before a JPEG could be
+            # drafted: open a JPEG with its plugin, which leaves the limit to us.
+            source.seek(0)
+            if source.read(3) != b"\xff\xd8\xff":
+                raise
+            source.seek(0)
+            opened = JpegImagePlugin.JpegImageFile(source)
+        with opened:
             _bound_size(opened)
             opened.load()
             return ImageOps.exif_transpose(opened)
     except DecodeError:
         raise
     except Image.DecompressionBombError:
-        # Over twice PIL's limit, PIL refuses at open: say so with the same words.
         raise DecodeError(
             f"image too large to decode (over twice PIL's limit of "
             f"{Image.MAX_IMAGE_PIXELS:,} pixels, PIL.Image.MAX_IMAGE_PIXELS)"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 from typing import Any
 
 import numpy as np
@@ -32,12 +33,19 @@ def _blake(*parts: bytes) -> bytes:
 
 def _file_digest(path: str | os.PathLike, file_key: str) -> bytes:
     if file_key == "stat":
-        stat = os.stat(path)
-        ident = f"{os.path.abspath(path)}\0{stat.st_size}\0{stat.st_mtime_ns}"
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError("not a regular file")
+        ident = f"{os.path.abspath(path)}\0{info.st_size}\0{info.st_mtime_ns}"
         return _blake(b"s\0", ident.encode("utf-8", "surrogatepass"))
-    h = hashlib.blake2b(digest_size=_DIGEST_SIZE)
-    h.update(b"b\0")
-    with open(path, "rb") as f:
+    # Opened without blocking (a FIFO's open waits for a writer) and checked on its
+    # descriptor: only a regular file is read (/dev/zero would never end).
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise ValueError("not a regular file")
+        h = hashlib.blake2b(digest_size=_DIGEST_SIZE)
+        h.update(b"b\0")
         while chunk := f.read(_CHUNK):
             h.update(chunk)
     return h.digest()
@@ -58,8 +66,10 @@ def item_digest(value: Any, *, paths: bool, file_key: str = "content") -> bytes 
     Returns
     -------
     digest : bytes or None
-        None for a value of an unknown type or a file that cannot be read: it is
-        then encoded without the cache, and the encoder reports the error.
+        None for a value of an unknown type or a file that cannot be read, or is
+        not a regular file (a FIFO, a device: never opened for reading, never
+        hashed): it is then encoded without the cache, and the encoder reports the
+        error.
     """
     try:
         if isinstance(value, str) and not paths:

@@ -248,7 +248,10 @@ def _split_columns(X: Any) -> tuple[list[_Column], list[str] | None]:
     4-D uint8 array (a column of images).
     """
     if isinstance(X, (pd.DataFrame, pd.Series)):
-        labels = None if isinstance(X.index, pd.RangeIndex) else list(X.index)
+        # The frame's own labels, unless they are the positions (0, 1, 2...): a
+        # slice (df.iloc[8:]) or a CV fold keeps labels that differ from them.
+        default = pd.RangeIndex(len(X.index))
+        labels = None if X.index.equals(default) else list(X.index)
     else:
         labels = None
     frame = nw.from_native(X, allow_series=True, pass_through=True)

@@ -39,6 +39,101 @@ def _auto_num_workers(device_type: str) -> int:
     return max(0, min(4, (os.cpu_count() or 1) - 1))
 
 
+# An image wider (or taller) than this many times the model's input aspect ratio
+# does not go through timm's resize-then-crop: resizing the short side of a
+# 15000 x 1 image to 256 pixels makes a 256 x 3.84-million strip (3.9 GB measured)
+# of which the centre crop keeps 224 x 224. Such an image is resized straight into
+# the crop instead (the same pixels: PIL resamples only the box the crop covers).
+_MAX_ASPECT = 4.0
+
+
+class _BoundedTransform:
+    """timm's eval transform, with bounded memory for images of extreme aspect ratio.
+
+    Images within ``_MAX_ASPECT`` times the input's aspect ratio (every usual photo,
+    panoramas up to 4:1 for a square input) go through timm's transform untouched.
+    Beyond, with timm's default "center" crop, the resize and the centre crop are
+    done in one step that computes only the crop's pixels: the same result as
+    timm's, at the memory of the crop. A transform of another shape gets the image
+    cut first to the centre part that its centre crop keeps.
+    """
+
+    def __init__(self, transform: Callable, data_config: dict):
+        self.transform = transform
+        self.center = data_config.get("crop_mode") in (None, "center")
+        _, height, width = data_config["input_size"]
+        self.max_aspect = _MAX_ASPECT * max(height, width) / min(height, width)
+        steps = list(getattr(transform, "transforms", []))
+        self.fused = _fused_resize_crop(steps[:2])
+        self.rest = steps[2:]
+
+    def __call__(self, image):
+        width, height = image.size
+        if not self.center or max(width, height) <= self.max_aspect * max(
+            1, min(width, height)
+        ):
+            return self.transform(image)
+        if self.fused is None:
+            return self.transform(_cut_to_aspect(image, self.max_aspect))
+        image = self.fused(image)
+        for step in self.rest:
+            image = step(image)
+        return image
+
+
+def _fused_resize_crop(steps: list) -> Callable | None:
+    """torchvision's ``Resize(short side)`` then ``CenterCrop``, as one PIL resize of
+    the box the crop covers; None when ``steps`` are not these two."""
+    from PIL import Image
+    from torchvision import transforms
+
+    if len(steps) != 2:
+        return None
+    resize, crop = steps
+    if not (
+        isinstance(resize, transforms.Resize)
+        and isinstance(crop, transforms.CenterCrop)
+    ):
+        return None
+    size = resize.size
+    size = size[0] if isinstance(size, (list, tuple)) and len(size) == 1 else size
+    resample = getattr(Image.Resampling, resize.interpolation.name, None)
+    if not isinstance(size, int) or resize.max_size is not None or resample is None:
+        return None
+    crop_height, crop_width = crop.size
+
+    def fused(image):
+        width, height = image.size
+        short, long = sorted((width, height))
+        new_short, new_long = size, int(size * long / short)
+        new_w, new_h = (
+            (new_short, new_long) if width <= height else (new_long, new_short)
+        )
+        if crop_width > new_w or crop_height > new_h:
+            return crop(resize(image))
+        top = int(round((new_h - crop_height) / 2.0))
+        left = int(round((new_w - crop_width) / 2.0))
+        sx, sy = width / new_w, height / new_h
+        box = (left * sx, top * sy, (left + crop_width) * sx, (top + crop_height) * sy)
+        return image.resize((crop_width, crop_height), resample, box=box)
+
+    return fused
+
+
+def _cut_to_aspect(image, max_aspect: float):
+    """The centre of a PIL ``image``, at most ``max_aspect`` times longer than its
+    short side."""
+    width, height = image.size
+    long_max = int(np.ceil(max_aspect * max(1, min(width, height))))
+    if width > long_max:
+        left = (width - long_max) // 2
+        return image.crop((left, 0, left + long_max, height))
+    if height > long_max:
+        top = (height - long_max) // 2
+        return image.crop((0, top, width, top + long_max))
+    return image
+
+
 @dataclass
 class _TimmModel:
     """A loaded timm backbone with what is needed to feed it."""
@@ -62,7 +157,9 @@ def _finish(
         module.to(memory_format=torch.channels_last)
     if data_config is None:
         data_config = timm.data.resolve_data_config({}, model=module)
-    transform = timm.data.create_transform(**data_config, is_training=False)
+    transform = _BoundedTransform(
+        timm.data.create_transform(**data_config, is_training=False), data_config
+    )
     with torch.inference_mode():
         probe = torch.zeros((1, *data_config["input_size"]), device=device)
         dim = int(module(probe).shape[-1])

@@ -34,7 +34,11 @@ class _VideoDataset(Dataset):
 
     def __getitem__(self, index: int):
         try:
-            frames = decode_video(self.values[index], self.n_frames, self.fps)
+            # Each sampled frame once: n_frames beyond the frames a clip has costs
+            # nothing more than the clip's own frames.
+            frames = decode_video(
+                self.values[index], self.n_frames, self.fps, distinct=True
+            )
             stack = torch.stack([self.transform(decode_image(f)) for f in frames])
             return index, stack, None
         except DecodeError as exc:
@@ -59,7 +63,10 @@ class VideoEncoder(ImageEncoder):
         True (timm's weights), False (random, the same in every process) or a local
         weights file, as for :class:`ImageEncoder`.
     n_frames : int, default=8
-        Frames sampled per video (ignored when ``fps`` is given).
+        Frames sampled per video (ignored when ``fps`` is given). A frame that
+        several samples land on (a clip with fewer frames than ``n_frames``) is
+        encoded and pooled once: asking for more frames than a clip has costs no
+        more than its frames.
     fps : float or None, default=None
         Sample this many frames per second of video instead (at least one frame).
     pool : {"mean", "max", "meanmax"}, default="mean"

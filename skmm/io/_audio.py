@@ -14,12 +14,12 @@ import math
 import os
 import re
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from skmm.exceptions import DecodeError
+from skmm.io._files import check_path
 
 __all__ = ["check_audio", "decode_audio", "resample_audio"]
 
@@ -57,12 +57,7 @@ def check_audio(value: Any) -> str | None:
     'array of shape (2, 8000); expected a 1-D waveform'
     """
     if isinstance(value, _PATH_TYPES):
-        path = Path(value)
-        if not path.exists():
-            return "file not found"
-        if path.is_dir():
-            return "is a directory, not an audio file"
-        return None
+        return check_path(value, "audio")
     if isinstance(value, np.ndarray):
         if value.ndim != 1:
             return f"array of shape {value.shape}; expected a 1-D waveform"

@@ -1,15 +1,22 @@
-"""Image decoding: every image form of the data model into an RGB ``PIL.Image``."""
+"""Image decoding: every image form of the data model into an RGB ``PIL.Image``.
+
+Bounded memory: a file whose header declares more pixels than PIL's decompression
+bomb limit (``PIL.Image.MAX_IMAGE_PIXELS``, 89.5 megapixels unless changed) is not
+decoded in full. A JPEG is decoded at 1/2, 1/4 or 1/8 of its size by the JPEG
+decoder itself (``Image.draft``), which never holds the full image; any other format
+is refused, since PIL decodes a PNG, TIFF, GIF or WebP only at full size.
+"""
 
 from __future__ import annotations
 
 import io
 import os
-from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
 
 from skmm.exceptions import DecodeError
+from skmm.io._files import check_path, open_regular
 
 __all__ = ["check_image", "decode_image"]
 
@@ -35,16 +42,13 @@ def check_image(value) -> str | None:
     >>> from skmm.io import check_image
     >>> check_image("no/such/file.jpg")
     'file not found'
+    >>> check_image("https://example.com/cat.jpg")
+    'a URL: skmm does not fetch URLs; download the image and give its local path'
     >>> check_image(b"any bytes") is None
     True
     """
     if isinstance(value, _PATH_TYPES):
-        path = Path(value)
-        if not path.exists():
-            return "file not found"
-        if path.is_dir():
-            return "is a directory, not an image file"
-        return None
+        return check_path(value, "image")
     if isinstance(value, (bytes, bytearray, memoryview, Image.Image)):
         return None
     if isinstance(value, np.ndarray):
@@ -69,7 +73,15 @@ def decode_image(value) -> Image.Image:
     """Decode one image value into an RGB ``PIL.Image``.
 
     Files and bytes are fully decoded here (a truncated file fails now, not later)
-    and their EXIF orientation is applied.
+    and their EXIF orientation is applied. Only regular files are opened (a FIFO or
+    a device is a bad value, refused before it is read). An animated image (GIF,
+    APNG, WebP) gives its first frame, as PIL and torchvision read it. 16-bit images
+    (modes ``I;16*``) are scaled by the 16-bit range (65535 becomes 255); 32-bit
+    integer and float images (modes ``I``, ``F``), which have no nominal range, are
+    scaled from their own minimum and maximum to 0-255 (a constant image becomes 0),
+    never clipped. An image over PIL's pixel limit (``PIL.Image.MAX_IMAGE_PIXELS``)
+    is decoded at a reduced size when it is a JPEG and refused otherwise; the limit
+    is PIL's own setting, and None there means no limit here either.
 
     Parameters
     ----------
@@ -102,16 +114,79 @@ def decode_image(value) -> Image.Image:
         return Image.fromarray(np.ascontiguousarray(array)).convert("RGB")
     if isinstance(value, Image.Image):
         image = value
+    elif isinstance(value, _PATH_TYPES):
+        with open_regular(value) as file:
+            image = _decode_file(file)
     else:
-        source = value if isinstance(value, _PATH_TYPES) else io.BytesIO(bytes(value))
-        try:
-            with Image.open(source) as opened:
-                opened.load()
-                image = ImageOps.exif_transpose(opened)
-        except UnidentifiedImageError:
-            raise DecodeError("not a readable image file") from None
-        except (OSError, SyntaxError, ValueError) as exc:
-            raise DecodeError(f"corrupt or truncated image ({exc})") from None
+        image = _decode_file(io.BytesIO(bytes(value)))
+    if image.mode.startswith("I") or image.mode == "F":
+        image = _to_8bit(image)
     if image.mode != "RGB":
         image = image.convert("RGB")
     return image
+
+
+def _decode_file(source) -> Image.Image:
+    try:
+        try:
+            opened = Image.open(source)
+        except Image.DecompressionBombError:
+            # Over twice its limit PIL refuses at open, before a JPEG could be
+            # drafted: open a JPEG with its plugin, which leaves the limit to us.
+            source.seek(0)
+            if source.read(3) != b"\xff\xd8\xff":
+                raise
+            source.seek(0)
+            opened = JpegImagePlugin.JpegImageFile(source)
+        with opened:
+            _bound_size(opened)
+            opened.load()
+            return ImageOps.exif_transpose(opened)
+    except DecodeError:
+        raise
+    except Image.DecompressionBombError:
+        raise DecodeError(
+            f"image too large to decode (over twice PIL's limit of "
+            f"{Image.MAX_IMAGE_PIXELS:,} pixels, PIL.Image.MAX_IMAGE_PIXELS)"
+        ) from None
+    except UnidentifiedImageError:
+        raise DecodeError("not a readable image file") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise DecodeError(f"corrupt or truncated image ({exc})") from None
+
+
+def _bound_size(opened: Image.Image) -> None:
+    """Make an opened (not yet decoded) image decode within PIL's pixel limit: a
+    JPEG at a reduced scale, anything else refused."""
+    limit = Image.MAX_IMAGE_PIXELS
+    width, height = opened.size
+    if limit is None or width * height <= limit:
+        return
+    if opened.format == "JPEG":
+        for factor in (2, 4, 8):
+            if (width // factor) * (height // factor) <= limit:
+                opened.draft(opened.mode, (width // factor, height // factor))
+                return
+    raise DecodeError(
+        f"image of {width}x{height} pixels, over PIL's limit of {limit:,} "
+        "(PIL.Image.MAX_IMAGE_PIXELS): decoding it would take "
+        f"{width * height * 3 / 2**30:.1f} GiB; only a JPEG can be decoded at a "
+        "reduced size"
+    )
+
+
+def _to_8bit(image: Image.Image) -> Image.Image:
+    """A 16-bit, 32-bit integer or float image as 8-bit grey ("L"), scaled, never
+    clipped: by the 16-bit range for ``I;16*``, by its own range otherwise."""
+    array = np.asarray(image)
+    if image.mode.startswith("I;16") and array.dtype.kind == "u":
+        scaled = array.astype(np.float32) / 257.0
+    else:
+        values = array.astype(np.float64)
+        finite = np.isfinite(values)
+        values = np.where(finite, values, 0.0)
+        low = values[finite].min() if finite.any() else 0.0
+        high = values[finite].max() if finite.any() else 0.0
+        span = high - low
+        scaled = (values - low) * (255.0 / span) if span > 0 else values * 0.0
+    return Image.fromarray(np.rint(scaled).clip(0, 255).astype(np.uint8))

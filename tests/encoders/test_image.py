@@ -256,3 +256,28 @@ def test_paths_in_pandas_and_polars_frames(image_paths, df_module):
     np.testing.assert_allclose(
         X[[0, 2]], encoder().fit_transform(image_paths[:2]), atol=1e-6
     )
+
+
+def test_errors_show_the_index_label_of_a_slice():
+    """df.iloc[1:] keeps a RangeIndex starting at 1: the label is shown too."""
+    frame = pd.DataFrame({"photo": [make_image(0), "gone.jpg"]})
+    enc = encoder().fit(frame)
+    with pytest.raises(ValueError, match=r"column 'photo', row 0 \(index 1\)"):
+        enc.transform(frame.iloc[1:])
+
+
+def test_extreme_aspect_ratios_get_the_pixels_timm_gives():
+    """Images beyond 4:1 are resized straight into the centre crop (bounded memory);
+    what the model sees matches timm's resize-then-crop to within one grey level."""
+    import timm.data
+
+    entry = encoder().fit([None]).model_
+    config = entry.data_config
+    reference = timm.data.create_transform(**config, is_training=False)
+    step = 1.0 / 255 / min(config["std"])
+    rng = np.random.default_rng(0)
+    for width, height in [(2000, 300), (5000, 97), (3000, 7), (640, 480)]:
+        pixels = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        image = Image.fromarray(pixels)
+        difference = (entry.transform(image) - reference(image)).abs()
+        assert float(difference.max()) <= step + 1e-5

@@ -54,3 +54,41 @@ def test_missing_pyav_gives_an_install_hint(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "av", None)
     with pytest.raises(ImportError, match=r"pip install 'skmm\[video\]'"):
         decode_video(path)
+
+
+def test_frames_past_the_clip_cost_nothing(tmp_path):
+    """16 frames, 5000 samples asked: each decoded frame is converted once (the
+    samples share it), and distinct=True gives each once."""
+    path = write_video(tmp_path / "v.mp4", 0, n=16, fps=8)
+    frames = decode_video(path, n_frames=5000)
+    assert len(frames) == 5000
+    assert len({id(f) for f in frames}) <= 16
+    distinct = decode_video(path, n_frames=5000, distinct=True)
+    assert 1 < len(distinct) <= 16
+    unique = list({id(f): f for f in frames}.values())
+    assert len(distinct) == len(unique)
+    assert all(np.array_equal(a, b) for a, b in zip(distinct, unique, strict=True))
+
+
+def test_an_image_file_is_not_a_video_but_an_animated_gif_is(tmp_path):
+    from PIL import Image
+
+    Image.new("RGB", (32, 32), "red").save(tmp_path / "photo.jpg")
+    with pytest.raises(DecodeError, match=r"an image file \(jpeg\), not a video"):
+        decode_video(tmp_path / "photo.jpg")
+    frames = [Image.new("RGB", (16, 16), c) for c in ("red", "lime", "blue")]
+    frames[0].save(
+        tmp_path / "a.gif", save_all=True, append_images=frames[1:], duration=100
+    )
+    # Sampled at the centres of 3 segments: the frames shown then, green and blue.
+    decoded = decode_video(tmp_path / "a.gif", n_frames=3, distinct=True)
+    assert [int(np.argmax(f[8, 8])) for f in decoded] == [1, 2]
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.9, 0.99])
+def test_a_truncated_mp4_says_truncated(tmp_path, keep):
+    path = write_video(tmp_path / "v.mp4", 0, n=16)
+    data = open(path, "rb").read()
+    (tmp_path / "cut.mp4").write_bytes(data[: int(len(data) * keep)])
+    with pytest.raises(DecodeError, match="truncated video file"):
+        decode_video(tmp_path / "cut.mp4")

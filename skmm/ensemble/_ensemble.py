@@ -31,6 +31,7 @@ from sklearn.base import (
 )
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import check_cv
+from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -41,7 +42,12 @@ from skmm.compose._blocks import infer_layout, validate_modality_input
 from skmm.compose._categorical import categorical_columns, category_codes
 from skmm.ensemble._candidates import PRESETS, SELECTORS, default_candidates
 from skmm.ensemble._selection import combine, greedy_selection
-from skmm.ensemble._views import InputTable, is_embedding_block, takes_categories
+from skmm.ensemble._views import (
+    EmbeddingProjection,
+    InputTable,
+    is_embedding_block,
+    takes_categories,
+)
 
 __all__ = ["EnsembleClassifier", "EnsembleRegressor"]
 
@@ -111,6 +117,7 @@ class _BaseEnsemble(MetaEstimatorMixin, BaseEstimator):
         "preset": [StrOptions(set(PRESETS))],
         "cv": ["cv_object"],
         "scoring": [str, callable, None],
+        "selection_scoring": [str, callable, None],
         "ensemble_size": [Interval(Integral, 1, None, closed="left")],
         "refit": ["boolean"],
         "categorical_features": [StrOptions({"auto"}), list, None],
@@ -129,6 +136,7 @@ class _BaseEnsemble(MetaEstimatorMixin, BaseEstimator):
         preset="default",
         cv=5,
         scoring=None,
+        selection_scoring=None,
         ensemble_size=25,
         refit=True,
         categorical_features="auto",
@@ -143,6 +151,7 @@ class _BaseEnsemble(MetaEstimatorMixin, BaseEstimator):
         self.preset = preset
         self.cv = cv
         self.scoring = scoring
+        self.selection_scoring = selection_scoring
         self.ensemble_size = ensemble_size
         self.refit = refit
         self.categorical_features = categorical_features
@@ -327,12 +336,13 @@ class _BaseEnsemble(MetaEstimatorMixin, BaseEstimator):
             for cand_name, group in groups:
                 if not group:
                     continue
-                if not user:
-                    final = est.steps[-1][1] if hasattr(est, "steps") else est
-                    key = (type(final).__name__, tuple(sorted(group)))
-                    if key in seen_defaults:
-                        continue  # repeats an earlier default on the same blocks
-                    seen_defaults.add(key)
+                # A candidate that repeats an earlier one is left out: hgb_projected
+                # without embedding blocks is hgb, linear_all on one block is
+                # that block's linear candidate.
+                key = (_identity(est, any(b in embedding for b in group)), tuple(group))
+                if key in seen_defaults:
+                    continue
+                seen_defaults.add(key)
                 resolved.append(_Candidate(cand_name, clone(est), group, table, user))
         if not resolved:
             raise ValueError(
@@ -468,11 +478,16 @@ class _BaseEnsemble(MetaEstimatorMixin, BaseEstimator):
         if not kept:
             raise ValueError("every candidate failed; see the warnings for why")
         seen_kept = seen[:, [j for _, j, _ in kept]]
+        selector = (
+            scorer
+            if self.selection_scoring is None
+            else check_scoring(self, scoring=self.selection_scoring)
+        )
         weights, trace = greedy_selection(
             oof,
             seen_kept,
             lambda p: self._score(
-                scorer, [p], np.ones((n, 1), bool), np.ones(1), target
+                selector, [p], np.ones((n, 1), bool), np.ones(1), target
             ),
             self._prior,
             ensemble_size=self.ensemble_size,
@@ -621,6 +636,29 @@ class _BaseEnsemble(MetaEstimatorMixin, BaseEstimator):
         return tags
 
 
+def _identity(estimator, has_embedding: bool) -> str:
+    """What a candidate computes, for spotting repeats: its repr, without an
+    embedding projection that has no embedding block to project."""
+    if (
+        not has_embedding
+        and isinstance(estimator, Pipeline)
+        and isinstance(estimator.steps[0][1], EmbeddingProjection)
+    ):
+        rest = estimator.steps[1:]
+        estimator = rest[0][1] if len(rest) == 1 else Pipeline(rest)
+    return _describe(estimator)
+
+
+def _describe(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(map(_describe, value)) + "]"
+    if hasattr(value, "get_params") and not isinstance(value, type):
+        params = value.get_params(deep=False)
+        inner = ", ".join(f"{k}={_describe(v)}" for k, v in sorted(params.items()))
+        return f"{type(value).__name__}({inner})"
+    return repr(value)
+
+
 def _as_triple(item) -> tuple[str, Any, Any]:
     if not isinstance(item, tuple) or len(item) not in (2, 3):
         raise ValueError(
@@ -671,7 +709,13 @@ class EnsembleClassifier(ClassifierMixin, _BaseEnsemble):
     cv : int, cross-validation generator or iterable, default=5
         The folds every candidate is fitted on (stratified for an int).
     scoring : str or callable, default=None
-        What the selection maximises; None: accuracy (as ``score``).
+        What the leaderboard reports and the selection maximises; None:
+        accuracy (as ``score``).
+    selection_scoring : str or callable, default=None
+        What the greedy selection maximises instead of ``scoring`` (for
+        example ``"neg_log_loss"``, smooth where accuracy-like scores are
+        steps); None: ``scoring``. Then the ensemble's out-of-fold ``scoring``
+        may fall below its best candidate's.
     ensemble_size : int, default=25
         Greedy selection steps (with replacement).
     refit : bool, default=True
@@ -765,6 +809,7 @@ class EnsembleClassifier(ClassifierMixin, _BaseEnsemble):
         preset="default",
         cv=5,
         scoring=None,
+        selection_scoring=None,
         ensemble_size=25,
         refit=True,
         class_weight=None,
@@ -781,6 +826,7 @@ class EnsembleClassifier(ClassifierMixin, _BaseEnsemble):
             preset=preset,
             cv=cv,
             scoring=scoring,
+            selection_scoring=selection_scoring,
             ensemble_size=ensemble_size,
             refit=refit,
             categorical_features=categorical_features,
@@ -883,7 +929,11 @@ class EnsembleRegressor(RegressorMixin, _BaseEnsemble):
     cv : int, cross-validation generator or iterable, default=5
         The folds every candidate is fitted on.
     scoring : str or callable, default=None
-        What the selection maximises; None: R² (as ``score``).
+        What the leaderboard reports and the selection maximises; None: R²
+        (as ``score``).
+    selection_scoring : str or callable, default=None
+        What the greedy selection maximises instead of ``scoring``; None:
+        ``scoring``.
     ensemble_size : int, default=25
         Greedy selection steps (with replacement).
     refit : bool, default=True

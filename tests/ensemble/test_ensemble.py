@@ -308,3 +308,22 @@ def test_score_candidates_on_held_out_rows():
     assert set(chosen["candidate"]) == {"ensemble", *refit.weights_}
     with pytest.raises(ValueError, match="labels not seen in fit"):
         refit.score_candidates(X.iloc[test], np.full(100, 7))
+
+
+def test_defaults_that_repeat_another_are_left_out_but_distinct_heads_stay():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 90)
+    X = pd.DataFrame(
+        {"tab__a": y + rng.normal(0, 0.5, 90), "tab__b": rng.normal(size=90)}
+    )
+    clf = EnsembleClassifier(cv=2, random_state=0, verbose=0)
+    clf.set_params(
+        candidates__fusion_concat__max_epochs=3, candidates__fusion_gated__max_epochs=3
+    )
+    names = set(clf.fit(X, y).leaderboard_["candidate"])
+    # One tabular block: no projection, no per-embedding linear model, nothing
+    # to fuse; the plain tree and the linear model on it remain.
+    assert names == {"ensemble", "hgb", "linear_all"}
+    X["text__0000"] = rng.normal(size=90)
+    names = set(clf.fit(X, y).leaderboard_["candidate"])
+    assert {"fusion_concat", "fusion_gated", "hgb_projected"} <= names

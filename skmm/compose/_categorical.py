@@ -10,17 +10,17 @@ missing, the form in which the heads compute.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from numbers import Integral, Real
 from typing import Any
 
-import narwhals.stable.v2 as nw
 import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.preprocessing import OrdinalEncoder
 from sklearn.utils._param_validation import Interval
 from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import check_is_fitted
+
+from skmm._dataframe import categorical_columns, category_codes
 
 __all__ = ["CategoricalEncoder", "categorical_columns", "category_codes"]
 
@@ -190,108 +190,3 @@ def _has_missing(categories: np.ndarray) -> bool:
         return False
     last = categories[-1]
     return last is None or (isinstance(last, float) and np.isnan(last))
-
-
-def categorical_columns(X: Any) -> list[str]:
-    """Names of the columns of a DataFrame typed as categorical.
-
-    A pandas ``category`` column or a polars ``Categorical``/``Enum`` column (a
-    :class:`CategoricalEncoder` block's output) is categorical; anything that is
-    not a pandas or polars DataFrame has none.
-
-    Parameters
-    ----------
-    X : object
-
-    Returns
-    -------
-    columns : list of str
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> from skmm.compose import categorical_columns
-    >>> X = pd.DataFrame({"a": pd.Categorical([0, 1]), "b": [0.5, 1.5]})
-    >>> categorical_columns(X)
-    ['a']
-    """
-    if not _is_dataframe(X):
-        return []
-    schema = nw.from_native(X, eager_only=True).schema
-    return [
-        str(name)
-        for name, dtype in schema.items()
-        if isinstance(dtype, (nw.Categorical, nw.Enum))
-    ]
-
-
-def _is_dataframe(X: Any) -> bool:
-    try:
-        nw.from_native(X, eager_only=True)
-    except TypeError:
-        return False
-    return True
-
-
-def category_codes(
-    X: Any,
-    columns: Sequence[str],
-    categories: dict[str, list] | None = None,
-) -> tuple[Any, dict[str, list]]:
-    """Replace categorical columns by float codes (NaN for missing).
-
-    Parameters
-    ----------
-    X : pandas or polars DataFrame
-    columns : sequence of str
-        The categorical columns (from :func:`categorical_columns`).
-    categories : dict of str to list, default=None
-        The categories of each column, in code order, as returned by an earlier
-        call (in fit); a value outside them becomes NaN. None reads them from the
-        columns' types.
-
-    Returns
-    -------
-    X_codes : DataFrame of the same library
-        ``X`` with the categorical columns as float64 codes.
-    categories : dict of str to list
-        The categories used, in code order.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> from skmm.compose import category_codes
-    >>> X = pd.DataFrame({"a": pd.Categorical(["x", "y", None])})
-    >>> codes, cats = category_codes(X, ["a"])
-    >>> codes["a"].tolist(), cats
-    ([0.0, 1.0, nan], {'a': ['x', 'y']})
-    """
-    frame = nw.from_native(X, eager_only=True)
-    learned = {} if categories is None else dict(categories)
-    replaced = []
-    for name in columns:
-        series = frame[name]
-        if name not in learned:
-            learned[name] = _categories_of(series)
-        values = series.cast(nw.String).to_list()
-        lookup = {str(v): float(i) for i, v in enumerate(learned[name])}
-        codes = [np.nan if v is None else lookup.get(v, np.nan) for v in values]
-        replaced.append(
-            nw.new_series(
-                name, codes, nw.Float64, backend=nw.get_native_namespace(frame)
-            )
-        )
-    if replaced:
-        frame = frame.with_columns(*replaced)
-    return nw.to_native(frame), learned
-
-
-def _categories_of(series: Any) -> list:
-    dtype = series.dtype
-    if isinstance(dtype, nw.Enum):
-        return [str(c) for c in dtype.categories]
-    native = nw.to_native(series)
-    cats = getattr(getattr(native, "cat", None), "categories", None)
-    if cats is not None and hasattr(cats, "tolist"):  # pandas: the dtype's order
-        return [str(c) for c in cats.tolist()]
-    return sorted(str(v) for v in series.drop_nulls().unique().to_list())

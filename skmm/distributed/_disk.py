@@ -10,10 +10,10 @@ from typing import Any
 
 import numpy as np
 
+from skmm._dataframe import slice_rows, to_numpy
 from skmm.distributed._postfit import (
     _current_client,
     _import_dask,
-    _to_numpy,
     is_dask_collection,
     ship_estimator,
 )
@@ -25,17 +25,11 @@ def _row_chunks(X: Any, chunk_size: int) -> Iterator[Any]:
     """Consecutive row slices of an in-memory table or array."""
     n_rows = len(X)
     for start in range(0, n_rows, chunk_size):
-        stop = min(start + chunk_size, n_rows)
-        if hasattr(X, "iloc"):  # pandas
-            yield X.iloc[start:stop]
-        elif hasattr(X, "slice") and hasattr(X, "columns"):  # polars
-            yield X.slice(start, stop - start)
-        else:
-            yield X[start:stop]
+        yield slice_rows(X, start, min(start + chunk_size, n_rows))
 
 
 def _transform_array(part, estimator):
-    return _to_numpy(estimator.transform(part)) if len(part) else None
+    return to_numpy(estimator.transform(part)) if len(part) else None
 
 
 def _dask_chunks(estimator: Any, X: Any) -> Iterator[tuple[int, np.ndarray]]:

@@ -16,12 +16,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
+from skmm._dataframe import to_numpy
 from skmm.encoders._base import BaseEncoder
 from skmm.exceptions import SkmmWarning
 
@@ -197,20 +197,12 @@ def _is_encoder_output(estimator: Any) -> bool:
     return False
 
 
-def _to_numpy(out: Any) -> np.ndarray:
-    if sp.issparse(out):
-        return out.toarray()
-    if hasattr(out, "to_numpy"):  # pandas or polars output (set_output)
-        return out.to_numpy()
-    return np.asarray(out)
-
-
 def _transform_partition(part, estimator, columns, dtype):
     if len(part) == 0:
         return pd.DataFrame(
             np.empty((0, len(columns)), dtype=dtype), index=part.index, columns=columns
         )
-    values = _to_numpy(estimator.transform(part)).astype(dtype, copy=False)
+    values = to_numpy(estimator.transform(part)).astype(dtype, copy=False)
     return pd.DataFrame(values, index=part.index, columns=columns)
 
 
@@ -222,7 +214,7 @@ def _predict_partition(part, estimator, method, meta):
         return pd.Series(np.asarray(out), index=part.index, name=meta.name).astype(
             meta.dtype
         )
-    values = _to_numpy(out)
+    values = to_numpy(out)
     return pd.DataFrame(values, index=part.index, columns=meta.columns).astype(
         meta.dtypes.to_dict()
     )

@@ -26,6 +26,8 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from skmm._config import _check_cache_value, get_config
+from skmm._dataframe import column_values as _column_values
+from skmm._dataframe import row_labels
 from skmm.cache import EmbeddingCache, open_cache
 from skmm.cache._keys import fingerprint_of
 from skmm.encoders._registry import get_or_load
@@ -216,15 +218,6 @@ def _short_repr(value: Any, limit: int = 80) -> str:
     return text[:half] + "..." + text[-half:]
 
 
-def _column_values(column: Any) -> list:
-    """The values of one column as a Python list (missing values kept as is)."""
-    if hasattr(column, "to_list"):
-        return column.to_list()
-    if hasattr(column, "tolist") and not isinstance(column, np.ndarray):
-        return column.tolist()
-    return list(column)
-
-
 class _Column:
     """One input column: its name for messages, its values, its row labels."""
 
@@ -247,13 +240,7 @@ def _split_columns(X: Any) -> tuple[list[_Column], list[str] | None]:
     column), a 1-D array (one column), a 2-D object array (columns), and a 3-D or
     4-D uint8 array (a column of images).
     """
-    if isinstance(X, (pd.DataFrame, pd.Series)):
-        # The frame's own labels, unless they are the positions (0, 1, 2...): a
-        # slice (df.iloc[8:]) or a CV fold keeps labels that differ from them.
-        default = pd.RangeIndex(len(X.index))
-        labels = None if X.index.equals(default) else list(X.index)
-    else:
-        labels = None
+    labels = row_labels(X)
     frame = nw.from_native(X, allow_series=True, pass_through=True)
     if isinstance(frame, nw.DataFrame):
         names = [str(c) for c in frame.columns]

@@ -38,8 +38,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
+from skmm._dataframe import categorical_columns, category_codes
 from skmm.compose._blocks import infer_layout, validate_modality_input
-from skmm.compose._categorical import categorical_columns, category_codes
 from skmm.ensemble._candidates import PRESETS, SELECTORS, default_candidates
 from skmm.ensemble._selection import combine, greedy_selection
 from skmm.ensemble._views import (

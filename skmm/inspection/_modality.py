@@ -34,108 +34,17 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, validate_params
 from sklearn.utils.validation import check_is_fitted
 
+from skmm._dataframe import (
+    assign_columns,
+    column_names,
+    n_rows,
+    permute_columns,
+    set_missing,
+    to_numpy,
+)
 from skmm.compose._blocks import _as_positions, infer_layout, remove_blocks
 
 __all__ = ["modality_ablation", "modality_importance"]
-
-
-# -- dataframe-agnostic column edits (numpy, pandas, polars, scipy sparse, dict) -
-def _is_polars(X) -> bool:
-    return type(X).__module__.split(".")[0] == "polars"
-
-
-def _column_names(X) -> list[str] | None:
-    if isinstance(X, pd.DataFrame) or _is_polars(X):
-        return [str(c) for c in X.columns]
-    return None
-
-
-def _n_rows(X) -> int:
-    if isinstance(X, Mapping):
-        return len(np.asarray(next(iter(X.values()))))
-    return X.shape[0]
-
-
-def _permute_columns(X, positions: np.ndarray, perm: np.ndarray):
-    """Copy of ``X`` whose columns ``positions`` are row-shuffled together."""
-    if isinstance(X, pd.DataFrame):
-        out = X.copy()
-        for p in positions:
-            col = X.iloc[:, p]
-            out.isetitem(int(p), col.take(perm).set_axis(X.index))
-        return out
-    if _is_polars(X):
-        names = [X.columns[p] for p in positions]
-        return X.with_columns([X.get_column(n).gather(perm) for n in names])
-    if sp.issparse(X):
-        fmt = X.format
-        X = X.tocsr()
-        mask = np.zeros((1, X.shape[1]))
-        mask[0, positions] = 1.0
-        out = X.multiply(1.0 - mask) + X[perm].multiply(mask)
-        return out.asformat(fmt)
-    out = np.array(X, copy=True)
-    out[:, positions] = np.asarray(X)[perm][:, positions]
-    return out
-
-
-def _missing_like(values: np.ndarray) -> np.ndarray:
-    """All-missing column: NaN when numeric, None otherwise."""
-    if values.dtype.kind in "fiub":
-        return np.full(len(values), np.nan)
-    return np.full(len(values), None, dtype=object)
-
-
-def _set_missing(X, positions: np.ndarray):
-    """Copy of raw ``X`` whose columns ``positions`` hold missing values only."""
-    if isinstance(X, pd.DataFrame):
-        out = X.copy()
-        for p in positions:
-            col = X.iloc[:, p]
-            numeric = pd.api.types.is_numeric_dtype(col) and not (
-                pd.api.types.is_bool_dtype(col)
-            )
-            fill = np.nan if numeric else None
-            dtype = float if numeric else object
-            out.isetitem(int(p), pd.Series(fill, index=X.index, dtype=dtype))
-        return out
-    if _is_polars(X):
-        import polars as pl
-
-        names = [X.columns[p] for p in positions]
-        n = len(X)
-        return X.with_columns(
-            [pl.Series(name, [None] * n, dtype=X.schema[name]) for name in names]
-        )
-    X = np.asarray(X)
-    out = X.astype(object) if X.dtype.kind not in "fc" else np.array(X, copy=True)
-    for p in positions:
-        out[:, p] = _missing_like(out[:, p]) if out.dtype == object else np.nan
-    return out
-
-
-def _to_numpy(X) -> np.ndarray:
-    if sp.issparse(X):
-        return X.toarray()
-    if hasattr(X, "to_numpy"):
-        return np.asarray(X.to_numpy(), dtype=np.float64)
-    return np.asarray(X, dtype=np.float64)
-
-
-def _assign_columns(X, positions: np.ndarray, values: np.ndarray):
-    """Copy of ``X`` with ``values[:, positions]`` written into those columns."""
-    if isinstance(X, pd.DataFrame):
-        out = X.copy()
-        for p in positions:
-            out.isetitem(int(p), values[:, p])
-        return out
-    if _is_polars(X):
-        import polars as pl
-
-        return X.with_columns(
-            [pl.Series(X.columns[p], values[:, p]) for p in positions]
-        )
-    return values
 
 
 # -- finding the modalities ---------------------------------------------------
@@ -180,7 +89,7 @@ def _select(found: dict[str, Any], modalities) -> dict[str, Any]:
 
 
 def _explicit_groups(X, modalities: Mapping) -> dict[str, np.ndarray]:
-    names = _column_names(X)
+    names = column_names(X)
     n_features = np.shape(X)[1]
     groups = {}
     for key, spec in modalities.items():
@@ -194,7 +103,7 @@ def _explicit_groups(X, modalities: Mapping) -> dict[str, np.ndarray]:
 
 def _union_plan(pipeline: Pipeline, union: ColumnTransformer, X, modalities) -> _Plan:
     head = pipeline[1:]
-    raw_names = _column_names(X)
+    raw_names = column_names(X)
 
     def describe(pos):
         cols = [raw_names[p] for p in pos] if raw_names else pos.tolist()
@@ -207,10 +116,10 @@ def _union_plan(pipeline: Pipeline, union: ColumnTransformer, X, modalities) -> 
             names=list(groups),
             target=pipeline,
             data=X,
-            permute=lambda data, name, perm: _permute_columns(data, groups[name], perm),
+            permute=lambda data, name, perm: permute_columns(data, groups[name], perm),
             full=pipeline,
             full_data=X,
-            remove=lambda name: _set_missing(X, groups[name]),
+            remove=lambda name: set_missing(X, groups[name]),
             removal=lambda name: describe(groups[name]),
         )
 
@@ -230,13 +139,13 @@ def _union_plan(pipeline: Pipeline, union: ColumnTransformer, X, modalities) -> 
         pos = np.asarray(inputs.get(name, []), dtype=int)
         if pos.size == 0:
             raise ValueError(f"cannot find the input columns of modality {name!r}")
-        return _set_missing(X, pos)
+        return set_missing(X, pos)
 
     return _Plan(
         names=list(outputs),
         target=head,
         data=Xt,
-        permute=lambda data, name, perm: _permute_columns(data, outputs[name], perm),
+        permute=lambda data, name, perm: permute_columns(data, outputs[name], perm),
         full=pipeline,
         full_data=X,
         remove=remove,
@@ -247,7 +156,7 @@ def _union_plan(pipeline: Pipeline, union: ColumnTransformer, X, modalities) -> 
 def _matrix_plan(estimator, X, modalities) -> _Plan:
     if sp.issparse(X):
         X = X.toarray()
-    names = _column_names(X)
+    names = column_names(X)
     if isinstance(modalities, Mapping):
         layout = infer_layout(X, modalities=modalities, feature_names=names)
     elif getattr(estimator, "layout_", None) is not None:
@@ -277,11 +186,11 @@ def _matrix_plan(estimator, X, modalities) -> _Plan:
     else:
 
         def permute(data, name, perm):
-            return _permute_columns(data, slices[name], perm)
+            return permute_columns(data, slices[name], perm)
 
         def remove(name):
-            values = remove_blocks(_to_numpy(X), layout, [name])
-            return _assign_columns(X, slices[name], values)
+            values = remove_blocks(to_numpy(X, dtype=np.float64), layout, [name])
+            return assign_columns(X, slices[name], values)
 
     def removal(name):
         j = layout.names.index(name)
@@ -323,7 +232,7 @@ def _scorer(estimator, scoring, search=None):
 
 def _permuted_scores(scorer, plan: _Plan, name, y, seed, n_repeats) -> np.ndarray:
     rng = np.random.RandomState(seed)
-    n = _n_rows(plan.data)
+    n = n_rows(plan.data)
     scores = np.empty(n_repeats)
     for r in range(n_repeats):
         perm = rng.permutation(n)

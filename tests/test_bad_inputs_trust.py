@@ -168,7 +168,7 @@ def cache_vector_damaged(ctx):
 
 # -- model files ------------------------------------------------------------------
 def _saved_model(ctx):
-    from skmm.__main__ import main
+    from skmm.cli import main
 
     table = pd.DataFrame(
         {"size": np.arange(30.0), "label": ["a", "b", "c"] * 10}
@@ -182,7 +182,7 @@ def _saved_model(ctx):
 
 
 def model_file_truncated(ctx):
-    from skmm.__main__ import main
+    from skmm.cli import main
 
     model, data = _saved_model(ctx)
     model.write_bytes(model.read_bytes()[: model.stat().st_size // 2])
@@ -193,7 +193,7 @@ def model_file_truncated(ctx):
 
 
 def model_file_byte_changed(ctx):
-    from skmm.__main__ import main
+    from skmm.cli import main
 
     model, data = _saved_model(ctx)
     raw = bytearray(model.read_bytes())
@@ -215,7 +215,7 @@ class _RunsCode:
 def model_file_runs_code(ctx):
     import joblib
 
-    from skmm.__main__ import main
+    from skmm.cli import main
 
     _, data = _saved_model(ctx)
     evil = ctx.tmp_path / "evil.joblib"
@@ -230,7 +230,7 @@ def model_file_runs_code(ctx):
 
 
 def unknown_timm_model(ctx):
-    from skmm.__main__ import main
+    from skmm.cli import main
 
     data = ctx.tmp_path / "data.csv"
     photo = ctx.tmp_path / "p.png"

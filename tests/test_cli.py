@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from skmm.__main__ import main
+from skmm.cli import main
 from tests.conftest import TINY_IMAGE_MODEL, run_python
 
 TINY = ["--image-model", TINY_IMAGE_MODEL, "--image-weights", "random", "--quiet"]
@@ -153,8 +153,31 @@ def test_predict_needs_the_model_columns(table, tmp_path, capsys):
     assert "not a model saved by skmm fit" in capsys.readouterr().err
 
 
+def test_a_model_file_cut_anywhere_is_a_one_line_error(tmp_path, capsys):
+    """Without a manifest to check, a truncated pickle still says it is damaged."""
+    data = tmp_path / "data.csv"
+    pd.DataFrame({"size": np.arange(30.0), "label": ["a", "b", "c"] * 10}).to_csv(
+        data, index=False
+    )
+    model_path = tmp_path / "model.joblib"
+    assert main(["fit", str(data), "--target", "label", "--out", str(model_path)]) == 0
+    whole = model_path.read_bytes()
+    pickle_end = whole.rindex(b"\n#skmm-manifest\n")
+    for cut in range(1, pickle_end, 11):
+        model_path.write_bytes(whole[:cut])
+        capsys.readouterr()
+        assert main(["predict", str(model_path), str(data)]) == 2, cut
+        err = capsys.readouterr().err.splitlines()[-1]
+        assert "skmm predict: error:" in err
+        # Numpy's own reader says EOF; every other cut is named as damage.
+        assert "truncated or damaged" in err or "EOF: reading array data" in err, (
+            cut,
+            err,
+        )
+
+
 def test_a_failed_save_keeps_the_previous_model(table, tmp_path, monkeypatch):
-    from skmm import _cli
+    from skmm.cli import _files
 
     path, _ = table
     model_path = tmp_path / "model.joblib"
@@ -168,7 +191,7 @@ def test_a_failed_save_keeps_the_previous_model(table, tmp_path, monkeypatch):
 
     monkeypatch.setattr(joblib, "dump", broken_dump)
     with pytest.raises(OSError, match="disk full"):
-        _cli.save_model({"a": 1}, model_path)
+        _files.save_model({"a": 1}, model_path)
     assert model_path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 

@@ -1,29 +1,14 @@
-"""``skmm fit / predict / evaluate``: multimodal models on a user's own table.
+"""The model of ``skmm fit``: the pipeline built for a table, and its metrics.
 
 A table (CSV, TSV or parquet) with a target column, columns that hold images, text,
 audio or video (named on the command line), and any other columns (numbers and
 categories, detected and preprocessed as scikit-learn users would). ``fit`` saves
-one scikit-learn ``Pipeline`` with joblib: ``joblib.load`` gives a model that
-``predict`` works on in Python too.
-
-A saved file is the joblib pickle followed by a short trailer, a JSON manifest (skmm
-version, time, size and SHA-256 of the pickle) that pickle never reads: ``joblib.load``
-takes the file as it is, and ``load_model`` checks the pickle against the manifest
-before unpickling it, so a truncated or damaged file is an error, not a model that
-predicts something else. The manifest is no protection against a file made to run
-code: it is as easy to forge as the pickle. Load only model files you trust.
+one scikit-learn ``Pipeline`` (see :mod:`skmm.cli._files`): ``joblib.load`` gives a
+model that ``predict`` works on in Python too.
 """
 
 from __future__ import annotations
 
-import datetime
-import difflib
-import hashlib
-import json
-import os
-import secrets
-import struct
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,16 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = [
-    "CommandError",
-    "build_model",
-    "describe_model_file",
-    "evaluate_model",
-    "load_model",
-    "read_manifest",
-    "read_table",
-    "save_model",
-]
+from skmm.cli._common import CommandError
+from skmm.cli._table import _check_columns, resolve_paths
+
+__all__ = ["MEDIA", "Spec", "build_model", "evaluate_model", "prepare_inputs"]
 
 #: Media kinds: command-line option -> modality name.
 MEDIA = {"image": "image", "text": "text", "audio": "audio", "video": "video"}
@@ -54,104 +33,6 @@ _MAX_CATEGORIES = 50
 _ID_SHARE = 0.5
 
 
-class CommandError(ValueError):
-    """Bad input to a command: printed as one line, exit status 2."""
-
-
-# The trailer of a saved model: MAGIC, the manifest (JSON), its length, END.
-_MANIFEST_MAGIC = b"\n#skmm-manifest\n"
-_MANIFEST_END = b"SKMMEND1"
-_MANIFEST_TAIL = struct.calcsize("<Q") + len(_MANIFEST_END)
-_MANIFEST_MAX = 1 << 16
-_HASH_CHUNK = 1 << 20
-
-
-# -- input ----------------------------------------------------------------------
-def read_table(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a CSV (``.csv``, ``.csv.gz``), TSV (``.tsv``) or parquet file.
-
-    Parameters
-    ----------
-    path : str or PathLike
-        The file.
-
-    Returns
-    -------
-    table : DataFrame
-
-    Raises
-    ------
-    CommandError
-        When the file does not exist, cannot be parsed, or has no rows.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> from skmm._cli import read_table
-    >>> path = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
-    >>> _ = path.write_text("a,b\\n1,x\\n2,y\\n")
-    >>> read_table(path).shape
-    (2, 2)
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise CommandError(f"{path}: no such file")
-    name = path.name.lower()
-    try:
-        if name.endswith((".parquet", ".pq")):
-            table = pd.read_parquet(path)
-        else:
-            sep = "\t" if name.endswith((".tsv", ".tsv.gz", ".tab")) else ","
-            table = pd.read_csv(path, sep=sep)
-    except pd.errors.EmptyDataError:
-        raise CommandError(f"{path}: the file is empty") from None
-    except (ValueError, OSError, pd.errors.ParserError) as exc:
-        raise CommandError(f"{path}: cannot read it as a table: {exc}") from None
-    if len(table) == 0:
-        raise CommandError(
-            f"{path}: the file has a header ({', '.join(map(str, table.columns))}) "
-            "but no rows"
-        )
-    return table
-
-
-def _check_columns(
-    table: pd.DataFrame, columns: Sequence[str], option: str, source: str
-) -> None:
-    for column in columns:
-        if column not in table.columns:
-            close = difflib.get_close_matches(column, map(str, table.columns), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise CommandError(
-                f"column {column!r} ({option}) is not in {source}{hint} Its columns "
-                f"are: {', '.join(map(str, table.columns))}"
-            )
-
-
-def resolve_paths(
-    table: pd.DataFrame, columns: Sequence[str], base: str | os.PathLike
-) -> pd.DataFrame:
-    """Make the relative file paths in ``columns`` relative to ``base``.
-
-    Paths in a table are taken relative to the table's own folder, so that a
-    table and its media can move together.
-    """
-    base = Path(base)
-    table = table.copy()
-    for column in columns:
-
-        def resolve(value: Any) -> Any:
-            if isinstance(value, str) and value and "://" not in value:
-                path = Path(value).expanduser()
-                if not path.is_absolute():
-                    return str(base / path)
-            return value
-
-        table[column] = table[column].map(resolve)
-    return table
-
-
-# -- the model ------------------------------------------------------------------
 @dataclass
 class Spec:
     """What ``skmm fit`` was asked to build; saved with the model."""
@@ -297,7 +178,7 @@ def build_model(
     Examples
     --------
     >>> import pandas as pd
-    >>> from skmm._cli import build_model
+    >>> from skmm.cli._model import build_model
     >>> table = pd.DataFrame({"size": [1.0, 2.0, 3.0, 4.0], "colour": list("abab"),
     ...                       "y": [0, 1, 0, 1]})
     >>> model, X, y, spec, notes = build_model(table, "y")
@@ -469,208 +350,6 @@ def prepare_inputs(model, table: pd.DataFrame, base: Path, source: str) -> pd.Da
     return _categories_as_strings(X, spec.categories)
 
 
-def _sha256(path: Path, size: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        left = size
-        while left > 0:
-            chunk = handle.read(min(_HASH_CHUNK, left))
-            if not chunk:
-                break
-            digest.update(chunk)
-            left -= len(chunk)
-    return digest.hexdigest()
-
-
-def _versions() -> dict[str, str]:
-    import platform
-
-    import sklearn
-    import torch
-
-    from skmm import __version__
-
-    return {
-        "skmm": __version__,
-        "scikit-learn": sklearn.__version__,
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-    }
-
-
-def save_model(model, path: str | os.PathLike) -> None:
-    """``joblib.dump`` to a temporary file, renamed into place when complete.
-
-    A crash while writing leaves any earlier file at ``path`` as it was. The file
-    gets the mode a new file gets under the process's umask (0644 under the usual
-    022), as ``joblib.dump`` would give it, and ends with a manifest (see
-    :func:`read_manifest`).
-    """
-    import joblib
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    while True:
-        temporary = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
-        try:
-            # 0o666 less the umask, unlike mkstemp's 0600.
-            handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        except FileExistsError:
-            continue
-        os.close(handle)
-        break
-    try:
-        joblib.dump(model, temporary)
-        size = temporary.stat().st_size
-        manifest = {
-            "format": "skmm-model",
-            "version": 1,
-            "saved_at": datetime.datetime.now(datetime.timezone.utc).isoformat(
-                timespec="seconds"
-            ),
-            **_versions(),
-            "pickle_size": size,
-            "pickle_sha256": _sha256(temporary, size),
-        }
-        text = json.dumps(manifest, sort_keys=True).encode()
-        with open(temporary, "ab") as handle:
-            handle.write(_MANIFEST_MAGIC + text)
-            handle.write(struct.pack("<Q", len(text)) + _MANIFEST_END)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def read_manifest(path: str | os.PathLike) -> dict[str, Any] | None:
-    """The manifest that :func:`save_model` wrote at the end of ``path``, if any.
-
-    Parameters
-    ----------
-    path : str or PathLike
-        A model file.
-
-    Returns
-    -------
-    manifest : dict or None
-        skmm, scikit-learn, torch and Python versions, ``saved_at``, and the size
-        and SHA-256 of the pickle; None for a file without one (saved by an
-        older skmm, or not by ``skmm fit``).
-    """
-    path = Path(path)
-    size = path.stat().st_size
-    with open(path, "rb") as handle:
-        if size < _MANIFEST_TAIL:
-            return None
-        handle.seek(size - _MANIFEST_TAIL)
-        tail = handle.read(_MANIFEST_TAIL)
-        (length,) = struct.unpack("<Q", tail[:8])
-        if tail[8:] != _MANIFEST_END or length > _MANIFEST_MAX:
-            return None
-        start = size - _MANIFEST_TAIL - length - len(_MANIFEST_MAGIC)
-        if start < 0:
-            return None
-        handle.seek(start)
-        if handle.read(len(_MANIFEST_MAGIC)) != _MANIFEST_MAGIC:
-            return None
-        try:
-            manifest = json.loads(handle.read(length))
-        except ValueError:
-            return None
-    if not isinstance(manifest, dict) or manifest.get("format") != "skmm-model":
-        return None
-    manifest["file_size"] = size
-    manifest["pickle_end"] = start
-    return manifest
-
-
-def _size(n_bytes: int) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if n_bytes < 1000 or unit == "GB":
-            return (
-                f"{n_bytes:.0f} {unit}" if unit == "bytes" else f"{n_bytes:.1f} {unit}"
-            )
-        n_bytes /= 1000
-    return f"{n_bytes} bytes"
-
-
-def describe_model_file(path: str | os.PathLike) -> str:
-    """One line saying what file is about to be loaded (for ``predict``/``evaluate``).
-
-    Also checks the file against its manifest before anything unpickles it.
-
-    Raises
-    ------
-    CommandError
-        When there is no such file, or the file does not match its manifest.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise CommandError(f"{path}: no such file")
-    size = path.stat().st_size
-    manifest = read_manifest(path)
-    if manifest is None:
-        return (
-            f"loading {path} ({_size(size)}; no skmm manifest: saved by an older skmm "
-            "or not by skmm fit, so its integrity cannot be checked). A model file "
-            "runs code when loaded: load only files you trust"
-        )
-    if manifest.get("pickle_size") != manifest["pickle_end"] or _sha256(
-        path, manifest["pickle_end"]
-    ) != manifest.get("pickle_sha256"):
-        raise CommandError(
-            f"{path}: the file does not match the checksum skmm fit saved in it "
-            f"({_size(size)}, saved by skmm {manifest.get('skmm', '?')} on "
-            f"{manifest.get('saved_at', '?')}): it was damaged or changed after it "
-            "was saved. Copy it again or fit the model again"
-        )
-    return (
-        f"loading {path} ({_size(size)}, saved by skmm {manifest.get('skmm', '?')} "
-        f"on {manifest.get('saved_at', '?')}, scikit-learn "
-        f"{manifest.get('scikit-learn', '?')}, torch {manifest.get('torch', '?')}; "
-        "checksum verified). A model file runs code when loaded: load only files "
-        "you trust"
-    )
-
-
-def load_model(path: str | os.PathLike, *, log: Callable[[str], None] | None = None):
-    """Load a model saved by ``skmm fit``, with a clear error for anything else.
-
-    The file is checked against its manifest first (:func:`describe_model_file`);
-    ``log`` gets the line that says what is loaded.
-    """
-    import pickle
-
-    import joblib
-
-    path = Path(path)
-    line = describe_model_file(path)
-    if log is not None:
-        log(line)
-    try:
-        model = joblib.load(path)
-    except (EOFError, pickle.UnpicklingError) as exc:
-        detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        raise CommandError(
-            f"{path}: not a model saved by skmm fit, or a truncated or damaged one "
-            f"({detail})"
-        ) from None
-    except (ValueError, OSError) as exc:
-        # The encoders' own errors (weights that changed since the model was
-        # saved, a missing weights file) say what to do.
-        raise CommandError(f"{path}: cannot be loaded: {exc}") from None
-    except Exception as exc:
-        raise CommandError(
-            f"{path}: not a model saved by skmm fit ({type(exc).__name__}: {exc})"
-        ) from None
-    if not hasattr(model, "skmm_spec_"):
-        raise CommandError(f"{path}: not a model saved by skmm fit")
-    return model
-
-
-# -- metrics --------------------------------------------------------------------
 def evaluate_model(model, X: pd.DataFrame, y: pd.Series) -> dict[str, float]:
     """The metrics ``skmm evaluate`` prints.
 
@@ -704,8 +383,3 @@ def evaluate_model(model, X: pd.DataFrame, y: pd.Series) -> dict[str, float]:
             )
     result["n_rows"] = len(y)
     return {k: float(v) if k != "n_rows" else int(v) for k, v in result.items()}
-
-
-def echo(line: str) -> None:
-    """A message for the user: on stderr, so that stdout stays data."""
-    print(line, file=sys.stderr, flush=True)

@@ -1,0 +1,197 @@
+"""The commands: ``skmm demo``, ``fit``, ``predict`` and ``evaluate``.
+
+Each takes the parsed arguments and returns the exit status; bad input raises
+:class:`~skmm.cli._common.CommandError`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from skmm.cli._common import CommandError, echo
+from skmm.cli._files import load_model, save_model
+from skmm.cli._model import build_model, evaluate_model, prepare_inputs
+from skmm.cli._table import read_table, resolve_paths
+
+__all__ = ["demo", "evaluate", "fit", "predict"]
+
+
+def demo(args: argparse.Namespace) -> int:
+    from skmm._demo import format_table, run_demo
+
+    start = time.perf_counter()
+    report = run_demo(
+        args.dataset,
+        quick=args.quick,
+        n_samples=args.n_samples,
+        cv=args.cv,
+        out=args.out,
+        cache=args.cache,
+        device=args.device,
+        data_home=args.data_home,
+        random_state=args.random_state,
+        progress=not args.no_progress,
+        log=lambda line: print(line, flush=True),
+    )
+    print()
+    print(format_table(report.table))
+    print()
+    print(
+        f"score: {report.table.attrs['scoring']} (mean ± std over folds); fit s: mean "
+        "seconds per fit, cache lookups included; encode s: encoding the method's "
+        "modalities once; cache hits: vectors looked up instead of computed."
+    )
+    print(f"best: {report.best}")
+    if report.out is not None:
+        print(f"report in {report.out}/: " + ", ".join(p.name for p in report.files))
+    print(f"total {time.perf_counter() - start:.0f} s")
+    return 0
+
+
+def fit(args: argparse.Namespace) -> int:
+    from sklearn.base import clone
+    from sklearn.model_selection import KFold, StratifiedKFold, cross_validate
+
+    table = read_table(args.data)
+    source = str(args.data)
+    table = resolve_paths(
+        table,
+        [c for c in args.image_col + args.audio_col + args.video_col if c in table],
+        Path(args.data).resolve().parent,
+    )
+    with tempfile.TemporaryDirectory(prefix="skmm-fit-") as scratch:
+        # Cross-validation refits the encoders' pipeline on every fold: with a
+        # cache (a temporary one unless --cache) each item is encoded once.
+        cache = args.cache or (scratch if args.cv > 1 else None)
+        model, X, y, spec, notes = build_model(
+            table,
+            args.target,
+            image_cols=args.image_col,
+            text_cols=args.text_col,
+            audio_cols=args.audio_col,
+            video_cols=args.video_col,
+            drop=args.drop,
+            task=args.task,
+            head=args.head,
+            fusion=args.fusion,
+            image_model=args.image_model,
+            image_weights=args.image_weights,
+            text_model=args.text_model,
+            device=args.device,
+            cache=cache,
+            verbose=not args.quiet,
+            random_state=args.random_state,
+            source=source,
+        )
+        for note in notes:
+            echo(note)
+        blocks = ", ".join(name for name, _, _ in model[0].transformers)
+        head = type(model[-1]).__name__ if args.head != "linear" else "linear"
+        echo(
+            f"{spec.task} of {spec.target!r} from {len(X)} rows; blocks: {blocks}; "
+            f"head: {head}"
+        )
+        if args.cv > 1:
+            classify = spec.task == "classification"
+            if classify and y.value_counts().min() < args.cv:
+                folds = KFold(args.cv, shuffle=True, random_state=args.random_state)
+            elif classify:
+                folds = StratifiedKFold(
+                    args.cv, shuffle=True, random_state=args.random_state
+                )
+            else:
+                folds = KFold(args.cv, shuffle=True, random_state=args.random_state)
+            scoring = (
+                {"balanced accuracy": "balanced_accuracy", "accuracy": "accuracy"}
+                if classify
+                else {"R²": "r2", "MAE": "neg_mean_absolute_error"}
+            )
+            scores = cross_validate(clone(model), X, y, cv=folds, scoring=scoring)
+            parts = []
+            for label in scoring:
+                values = scores[f"test_{label}"]
+                values = -values if label == "MAE" else values
+                parts.append(f"{label} {values.mean():.3f} ± {values.std():.3f}")
+            print(f"{args.cv}-fold cross-validation: " + ", ".join(parts), flush=True)
+        model.fit(X, y)
+    for transformer in model[0].named_transformers_.values():
+        if hasattr(transformer, "cache") and transformer.cache == cache != args.cache:
+            transformer.set_params(cache=None)  # the temporary cache is gone
+    model.skmm_spec_ = spec
+    save_model(model, args.out)
+    echo(f"saved {args.out}")
+    return 0
+
+
+def predict(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    if args.out is not None:
+        _check_out(args.out)
+    model = load_model(args.model, log=echo)
+    table = read_table(args.data)
+    X = prepare_inputs(model, table, Path(args.data).resolve().parent, str(args.data))
+    spec = model.skmm_spec_
+    for column in args.keep:
+        if column not in table.columns:
+            raise CommandError(f"column {column!r} (--keep) is not in {args.data}")
+    output = table[args.keep].copy() if args.keep else pd.DataFrame(index=table.index)
+    output[spec.target] = model.predict(X)
+    if args.proba:
+        if spec.task != "classification":
+            raise CommandError("--proba needs a classification model")
+        proba = model.predict_proba(X)
+        for j, label in enumerate(model.classes_):
+            output[f"proba_{label}"] = proba[:, j]
+    if args.out is None:
+        output.to_csv(sys.stdout, index=False)
+    else:
+        output.to_csv(args.out, index=False)
+    return 0
+
+
+def _check_out(out: str) -> None:
+    """Fail before any encoding when ``--out`` cannot be written."""
+    path = Path(out)
+    if path.is_dir():
+        raise CommandError(f"--out {out}: is a folder; give a file name")
+    folder = path.parent
+    if not folder.is_dir():
+        raise CommandError(f"--out {out}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise CommandError(f"--out {out}: the folder {folder} is not writable")
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    model = load_model(args.model, log=echo)
+    table = read_table(args.data)
+    spec = model.skmm_spec_
+    if spec.target not in table.columns:
+        raise CommandError(
+            f"column {spec.target!r} (the model's target) is not in {args.data}"
+        )
+    known = table[spec.target].notna()
+    if not known.all():
+        rows = [str(i) for i in table.index[~known][:5]]
+        more = ", ..." if (~known).sum() > 5 else ""
+        echo(
+            f"{int((~known).sum())} rows without a target left out "
+            f"(rows {', '.join(rows)}{more})"
+        )
+    table = table.loc[known].reset_index(drop=True)
+    X = prepare_inputs(model, table, Path(args.data).resolve().parent, str(args.data))
+    result = evaluate_model(model, X, table[spec.target])
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for name, value in result.items():
+            print(
+                f"{name:<18}{value:.4f}" if name != "n_rows" else f"{name:<18}{value}"
+            )
+    return 0

@@ -3,6 +3,9 @@
 The public API is re-exported here; the implementation lives in private modules.
 """
 
+# Before the imports: a submodule may read it while the package is being imported.
+__version__ = "0.1.0"
+
 from skmm._config import config_context, get_config, set_config
 from skmm.cache import EmbeddingCache
 from skmm.compose import CategoricalEncoder, MultimodalUnion, make_multimodal_union
@@ -16,8 +19,6 @@ from skmm.fusion import (
     LateFusionClassifier,
     LateFusionRegressor,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "AudioEncoder",

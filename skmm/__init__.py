@@ -4,6 +4,7 @@ The public API is re-exported here; the implementation lives in private modules.
 """
 
 from skmm._config import config_context, get_config, set_config
+from skmm._version import __version__
 from skmm.cache import EmbeddingCache
 from skmm.compose import CategoricalEncoder, MultimodalUnion, make_multimodal_union
 from skmm.crossmodal import CrossModalAligner, ZeroShotClassifier
@@ -16,8 +17,6 @@ from skmm.fusion import (
     LateFusionClassifier,
     LateFusionRegressor,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "AudioEncoder",

@@ -17,8 +17,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from skmm._torch import autocast, seeded
 from skmm.cache._keys import weights_digest
-from skmm.encoders._base import BaseEncoder, autocast, seeded
+from skmm.encoders._base import BaseEncoder
 from skmm.encoders._image import ImageEncoder, _auto_num_workers
 from skmm.encoders._pooling import encode_stacks
 from skmm.encoders._registry import get_or_load

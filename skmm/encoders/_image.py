@@ -14,8 +14,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from skmm._torch import autocast, seeded
 from skmm.cache._keys import weights_digest
-from skmm.encoders._base import BaseEncoder, autocast, seeded
+from skmm.encoders._base import BaseEncoder
 from skmm.encoders._registry import get_or_load
 from skmm.exceptions import DecodeError
 from skmm.io import check_image, decode_image

@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from skmm._torch import autocast, is_out_of_memory
 from skmm.cache._keys import weights_digest
-from skmm.encoders._base import BaseEncoder, autocast, is_out_of_memory
+from skmm.encoders._base import BaseEncoder
 from skmm.encoders._registry import get_or_load
 
 __all__ = ["TextEncoder"]

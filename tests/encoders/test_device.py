@@ -186,3 +186,22 @@ def test_text_is_encoded_in_chunks_in_input_order(minilm_path, monkeypatch):
     lengths = [len(t) for c in chunks for t in c]
     assert lengths == sorted(lengths, reverse=True)
     assert sum(len(c) for c in chunks) == len(set(texts))
+
+
+def test_torch_helpers_are_a_leaf_module():
+    """skmm._torch imports nothing from skmm: the heads use it without the encoders."""
+    import ast
+    from pathlib import Path
+
+    import skmm._torch
+
+    tree = ast.parse(Path(skmm._torch.__file__).read_text())
+    imported = [
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    ] + [
+        node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+    ]
+    assert not [name for name in imported if name.split(".")[0] == "skmm"]

@@ -9,18 +9,19 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from numbers import Real
+from numbers import Integral, Real
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from sklearn.utils._param_validation import Interval, StrOptions
 from torch.utils.data import DataLoader, Dataset
 
 from skmm._torch import autocast, seeded
 from skmm.cache._keys import weights_digest
-from skmm.encoders._base import BaseEncoder
-from skmm.encoders._image import ImageEncoder, _auto_num_workers
+from skmm.encoders._base import BaseEncoder, positive
+from skmm.encoders._image import TIMM_CONSTRAINTS, ImageEncoder, _auto_num_workers
 from skmm.encoders._pooling import encode_stacks
 from skmm.encoders._registry import get_or_load
 from skmm.exceptions import DecodeError
@@ -261,6 +262,15 @@ class AudioEncoder(BaseEncoder):
 
     modality = "audio"
     _str_is_path = True
+    _parameter_constraints: ClassVar[dict] = {
+        **BaseEncoder._parameter_constraints,
+        **TIMM_CONSTRAINTS,
+        "model": [str, os.PathLike],
+        "sample_rate": [positive(Real), None],
+        "max_seconds": [positive(Real)],
+        "long_clips": [StrOptions(set(_LONG_CLIPS))],
+        "n_mels": [Interval(Integral, 8, None, closed="left")],
+    }
 
     def __init__(
         self,
@@ -369,51 +379,11 @@ class AudioEncoder(BaseEncoder):
         else:
             self.num_workers_ = int(self.num_workers)
 
-    def _check_common_params(self) -> None:
-        super()._check_common_params()
-        if not isinstance(self.model, (str, os.PathLike)):
-            raise ValueError(f"model must be a str or a path, got {self.model!r}")
-        if not isinstance(self.pretrained, (bool, str, os.PathLike)):
-            raise ValueError(
-                "pretrained must be True, False or a path to a weights file, got "
-                f"{self.pretrained!r}"
-            )
+    def _check_params(self) -> None:
         if not isinstance(self.pretrained, bool) and self._backend() != "timm":
             raise ValueError(
                 "pretrained must be True or False for a transformers model; put "
                 "local weights in a directory and pass it as model="
-            )
-        if self.sample_rate is not None and not (
-            isinstance(self.sample_rate, Real)
-            and not isinstance(self.sample_rate, bool)
-            and self.sample_rate > 0
-        ):
-            raise ValueError(
-                f"sample_rate must be a positive number or None, got "
-                f"{self.sample_rate!r}"
-            )
-        if not (
-            isinstance(self.max_seconds, Real)
-            and not isinstance(self.max_seconds, bool)
-            and self.max_seconds > 0
-        ):
-            raise ValueError(
-                f"max_seconds must be a positive number, got {self.max_seconds!r}"
-            )
-        if self.long_clips not in _LONG_CLIPS:
-            raise ValueError(
-                f"long_clips must be 'windows' or 'crop', got {self.long_clips!r}"
-            )
-        if not isinstance(self.n_mels, int) or self.n_mels < 8:
-            raise ValueError(f"n_mels must be an int >= 8, got {self.n_mels!r}")
-        if self.num_workers != "auto" and (
-            not isinstance(self.num_workers, int)
-            or isinstance(self.num_workers, bool)
-            or self.num_workers < 0
-        ):
-            raise ValueError(
-                "num_workers must be a non-negative int or 'auto', got "
-                f"{self.num_workers!r}"
             )
 
     # -- cache ------------------------------------------------------------------

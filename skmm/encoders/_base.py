@@ -13,7 +13,7 @@ import math
 import os
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from numbers import Integral
+from numbers import Integral, Real
 from typing import Any, ClassVar, TypeVar
 
 import narwhals.stable.v1 as nw
@@ -22,6 +22,7 @@ import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.exceptions import NotFittedError
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from skmm._config import _check_cache_value, get_config
@@ -138,6 +139,21 @@ def _split_columns(X: Any) -> tuple[list[_Column], list[str] | None]:
     )
 
 
+class NumberInterval(Interval):
+    """scikit-learn's ``Interval``, which a bool does not satisfy (``n_frames=True``
+    is a mistake, not 1 frame)."""
+
+    def is_satisfied_by(self, val: Any) -> bool:
+        return not isinstance(val, bool) and super().is_satisfied_by(val)
+
+
+def positive(kind: type) -> NumberInterval:
+    """The constraint "a positive int" (``Integral``) or "a positive number"."""
+    if kind is Integral:
+        return NumberInterval(Integral, 1, None, closed="left")
+    return NumberInterval(Real, 0, None, closed="neither")
+
+
 class BaseEncoder(TransformerMixin, BaseEstimator):
     """Base class of skmm's encoders: a column of raw values in, vectors out.
 
@@ -164,6 +180,21 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
     # The parameters that choose the loaded model: changed after fit, they need a
     # new fit (fitted attributes stay as they are until then, as in scikit-learn).
     _model_params: ClassVar[tuple[str, ...]] = ("model", "pretrained")
+    # The parameters every encoder has; subclasses add theirs. ``cache`` and
+    # ``precision`` are checked by the validators they share with ``set_config``
+    # and the heads (one rule, one message).
+    _parameter_constraints: ClassVar[dict] = {
+        "batch_size": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
+        "device": [str, torch.device],
+        "precision": "no_validation",
+        "cache": "no_validation",
+        "on_error": [StrOptions({"raise", "missing"})],
+        "save_weights": ["boolean"],
+        "verbose": ["verbose"],
+    }
 
     # -- subclass hooks ---------------------------------------------------------
     def _registry_key(self) -> tuple:
@@ -174,6 +205,10 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
 
     def _check_value(self, value: Any) -> str | None:
         raise NotImplementedError
+
+    def _check_params(self) -> None:
+        """Rules that span parameters (each parameter alone is checked by
+        ``_parameter_constraints``)."""
 
     def _encode(
         self, values: list, fail: Callable[[int, str], None]
@@ -217,7 +252,7 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
         self : object
             The fitted encoder.
         """
-        self._check_common_params()
+        self._validate_all_params()
         columns, names = _split_columns(X)
         self.n_features_in_ = len(columns)
         if names is not None:
@@ -311,20 +346,11 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
         return tags
 
     # -- shared machinery -------------------------------------------------------
-    def _check_common_params(self) -> None:
+    def _validate_all_params(self) -> None:
         _check_cache_value(self.cache)
         resolve_precision(self.precision, "cpu")  # validates
-        if self.on_error not in ("raise", "missing"):
-            raise ValueError(
-                f"on_error must be 'raise' or 'missing', got {self.on_error!r}"
-            )
-        batch_size = self.batch_size
-        if batch_size != "auto" and not (
-            isinstance(batch_size, Integral) and batch_size >= 1
-        ):
-            raise ValueError(
-                f"batch_size must be a positive int or 'auto', got {batch_size!r}"
-            )
+        self._validate_params()
+        self._check_params()
 
     def _model_identity(self) -> dict[str, Any]:
         return {

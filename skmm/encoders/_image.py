@@ -7,16 +7,18 @@ import io
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from numbers import Integral
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from sklearn.utils._param_validation import StrOptions
 from torch.utils.data import DataLoader, Dataset
 
 from skmm._torch import autocast, seeded
 from skmm.cache._keys import weights_digest
-from skmm.encoders._base import BaseEncoder
+from skmm.encoders._base import BaseEncoder, NumberInterval
 from skmm.encoders._registry import get_or_load
 from skmm.exceptions import DecodeError
 from skmm.io import check_image, decode_image
@@ -39,6 +41,16 @@ def _auto_num_workers(device_type: str) -> int:
         return 0
     return max(0, min(4, (os.cpu_count() or 1) - 1))
 
+
+# The parameters of the encoders that read through a timm model (image, video and
+# the spectrogram backend of audio) and decode in DataLoader workers.
+TIMM_CONSTRAINTS: dict[str, list] = {
+    "pretrained": ["boolean", str, os.PathLike],
+    "num_workers": [
+        NumberInterval(Integral, 0, None, closed="left"),
+        StrOptions({"auto"}),
+    ],
+}
 
 # An image wider (or taller) than this many times the model's input aspect ratio
 # does not go through timm's resize-then-crop: resizing the short side of a
@@ -275,6 +287,11 @@ class ImageEncoder(BaseEncoder):
 
     modality = "image"
     _str_is_path = True
+    _parameter_constraints: ClassVar[dict] = {
+        **BaseEncoder._parameter_constraints,
+        **TIMM_CONSTRAINTS,
+        "model": [str],
+    }
 
     def __init__(
         self,
@@ -359,23 +376,6 @@ class ImageEncoder(BaseEncoder):
 
     def _output_params(self) -> dict[str, Any]:
         return {"model": self.model, "data_config": self.data_config_}
-
-    def _check_common_params(self) -> None:
-        super()._check_common_params()
-        if self.num_workers != "auto" and (
-            not isinstance(self.num_workers, int)
-            or isinstance(self.num_workers, bool)
-            or self.num_workers < 0
-        ):
-            raise ValueError(
-                "num_workers must be a non-negative int or 'auto', got "
-                f"{self.num_workers!r}"
-            )
-        if not isinstance(self.pretrained, (bool, str, os.PathLike)):
-            raise ValueError(
-                "pretrained must be True, False or a path to a weights file, got "
-                f"{self.pretrained!r}"
-            )
 
     def _check_value(self, value: Any) -> str | None:
         return check_image(value)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from numbers import Integral
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
+from sklearn.utils._param_validation import Interval
 
 from skmm._torch import autocast, is_out_of_memory
 from skmm.cache._keys import weights_digest
@@ -185,6 +188,12 @@ class TextEncoder(BaseEncoder):
     """
 
     modality = "text"
+    _parameter_constraints: ClassVar[dict] = {
+        **BaseEncoder._parameter_constraints,
+        "model": [str, os.PathLike],
+        "normalize": ["boolean"],
+        "max_length": [Interval(Integral, 1, None, closed="left"), None],
+    }
 
     def __init__(
         self,
@@ -210,15 +219,6 @@ class TextEncoder(BaseEncoder):
         self.on_error = on_error
         self.save_weights = save_weights
         self.verbose = verbose
-
-    def _check_common_params(self) -> None:
-        super()._check_common_params()
-        if self.max_length is not None and not (
-            isinstance(self.max_length, int) and self.max_length >= 1
-        ):
-            raise ValueError(
-                f"max_length must be a positive int or None, got {self.max_length!r}"
-            )
 
     def _registry_key(self) -> tuple:
         return ("sentence-transformers", resolve_text_model(self.model), self.device_)

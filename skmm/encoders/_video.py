@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from numbers import Integral, Real
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from sklearn.utils._param_validation import StrOptions
 from torch.utils.data import DataLoader, Dataset
 
+from skmm.encoders._base import positive
 from skmm.encoders._image import ImageEncoder
 from skmm.encoders._pooling import POOLS, encode_stacks
 from skmm.exceptions import DecodeError
@@ -116,6 +118,12 @@ class VideoEncoder(ImageEncoder):
 
     modality = "video"
     _str_is_path = True
+    _parameter_constraints: ClassVar[dict] = {
+        **ImageEncoder._parameter_constraints,
+        "n_frames": [positive(Integral)],
+        "fps": [positive(Real), None],
+        "pool": [StrOptions(set(POOLS))],
+    }
 
     def __init__(
         self,
@@ -147,25 +155,6 @@ class VideoEncoder(ImageEncoder):
         self.on_error = on_error
         self.save_weights = save_weights
         self.verbose = verbose
-
-    def _check_common_params(self) -> None:
-        super()._check_common_params()
-        if not (
-            isinstance(self.n_frames, Integral)
-            and not isinstance(self.n_frames, bool)
-            and self.n_frames >= 1
-        ):
-            raise ValueError(f"n_frames must be a positive int, got {self.n_frames!r}")
-        if self.fps is not None and not (
-            isinstance(self.fps, Real)
-            and not isinstance(self.fps, bool)
-            and self.fps > 0
-        ):
-            raise ValueError(f"fps must be a positive number or None, got {self.fps!r}")
-        if self.pool not in POOLS:
-            raise ValueError(
-                f"pool must be one of {', '.join(map(repr, POOLS))}, got {self.pool!r}"
-            )
 
     def _set_fitted_metadata(self) -> None:
         super()._set_fitted_metadata()

@@ -35,7 +35,7 @@ from skmm._torch import (
 from skmm._version import __version__
 from skmm.cache import EmbeddingCache, open_cache
 from skmm.cache._keys import fingerprint_of
-from skmm.encoders._registry import get_or_load
+from skmm.encoders._backends import Backend
 from skmm.exceptions import OutOfMemoryWarning, UnreadableValuesWarning
 
 __all__ = ["BaseEncoder", "is_missing"]
@@ -154,12 +154,18 @@ def positive(kind: type) -> NumberInterval:
     return NumberInterval(Real, 0, None, closed="neither")
 
 
+# The constraint of the encoders that decode in DataLoader worker processes.
+NUM_WORKERS = [NumberInterval(Integral, 0, None, closed="left"), StrOptions({"auto"})]
+
+
 class BaseEncoder(TransformerMixin, BaseEstimator):
     """Base class of skmm's encoders: a column of raw values in, vectors out.
 
-    Subclasses define ``modality``, ``_load`` (build the registry entry),
-    ``_registry_key``, ``_check_value`` (cheap per-value validation) and ``_encode``
-    (values to vectors, in batches), plus ``_export_weights``/``_import_weights``.
+    Subclasses do the modality's own work: ``_make_backend`` (the model backend
+    that their parameters name, see :mod:`skmm.encoders._backends`: it owns the
+    loading, the registry key, the saved weights and their digest),
+    ``_check_value`` (cheap per-value validation), ``_encode`` (decode and batch
+    the values, run them through the backend) and ``_output_params``.
 
     Each input column is encoded separately; the outputs are concatenated. A missing
     value gives a row of NaN for that column's block. A bad value raises a
@@ -170,8 +176,8 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
     :func:`skmm.set_config`), each item is looked up by its content first; only the
     misses are decoded and encoded (each distinct one once), and their vectors are
     stored batch by batch as they come, so an interrupted call keeps its finished
-    batches. Subclasses add ``_weights_digest`` and ``_output_params`` (what
-    changes the vectors) for the cache's encoder fingerprint.
+    batches. The cache's encoder fingerprint is made of the backend's weights
+    digest and the subclass's ``_output_params`` (what changes the vectors).
     """
 
     modality: ClassVar[str] = "unknown"
@@ -197,10 +203,8 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
     }
 
     # -- subclass hooks ---------------------------------------------------------
-    def _registry_key(self) -> tuple:
-        raise NotImplementedError
-
-    def _load(self) -> Any:
+    def _make_backend(self) -> Backend:
+        """The backend of the model that the parameters name (on ``device_``)."""
         raise NotImplementedError
 
     def _check_value(self, value: Any) -> str | None:
@@ -220,18 +224,8 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
         """
         raise NotImplementedError
 
-    def _export_weights(self) -> Any:
-        raise NotImplementedError
-
-    def _weights_digest(self) -> str:
-        """A hash of everything in the loaded model that shapes its output."""
-        raise NotImplementedError
-
     def _output_params(self) -> dict[str, Any]:
         """The parameters, besides the weights, that change the vectors."""
-        raise NotImplementedError
-
-    def _import_weights(self, saved: Any) -> Any:
         raise NotImplementedError
 
     # -- scikit-learn API -------------------------------------------------------
@@ -260,7 +254,7 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
         self.device_ = resolve_device(self.device)
-        self.model_ = get_or_load(self._registry_key(), self._load)
+        self.model_ = self._make_backend().load()
         self._fitted_model = self._model_identity()
         self._set_fitted_metadata()
         return self
@@ -288,10 +282,11 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
             )
         failures: list[str] = []
         cache = self._resolve_cache()
-        fingerprint = self._fingerprint() if cache is not None else None
+        # Once per call, for every column (set_params after fit is taken into
+        # account); the weights' hash is computed once per loaded model.
+        key = self._cache_key() if cache is not None else None
         blocks = [
-            self._transform_column(column, failures, cache, fingerprint)
-            for column in columns
+            self._transform_column(column, failures, cache, key) for column in columns
         ]
         if failures:
             listed = "\n  ".join(failures[:_MAX_LISTED_FAILURES])
@@ -395,29 +390,17 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
         return {
             "encoder": f"{type(self).__module__}.{type(self).__qualname__}",
             "skmm": __version__,
-            "weights": self._loaded_weights_digest(),
+            "weights": self.model_.weights_digest(),
             "dim": self.embedding_dim_,
             "precision": self.precision_,
             **self._output_params(),
         }
 
-    def _loaded_weights_digest(self) -> str:
-        """``_weights_digest`` of the loaded model, computed once per model and
-        process (clones share the registry entry)."""
-        entry = self.model_
-        digest = getattr(entry, "_skmm_weights_digest", None)
-        if digest is None:
-            digest = self._weights_digest()
-            entry._skmm_weights_digest = digest
-        return digest
-
-    def _fingerprint(self) -> str:
-        """The key of this encoder's output: model, weights, preprocessing, version.
-
-        Computed at every ``transform`` (cheap: the weights' hash is computed once
-        per loaded model), so that ``set_params`` after ``fit`` is taken into account.
-        """
-        return fingerprint_of(self._fingerprint_parts())
+    def _cache_key(self) -> tuple[str, str]:
+        """The key of this encoder's output (model, weights, preprocessing, version)
+        and its description, stored with the vectors."""
+        parts = self._fingerprint_parts()
+        return fingerprint_of(parts), json.dumps(parts, sort_keys=True, default=str)
 
     # -- device -----------------------------------------------------------------
     def _retry_on_oom(self, run: Callable[[], _T]) -> _T:
@@ -446,7 +429,7 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
         column: _Column,
         failures: list[str],
         cache: EmbeddingCache | None = None,
-        fingerprint: str | None = None,
+        key: tuple[str, str] | None = None,
     ) -> np.ndarray:
         values = column.values
         out = np.full((len(values), self.embedding_dim_), np.nan, dtype=np.float32)
@@ -473,8 +456,8 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
             items.append(value)
         if not items:
             return out
-        if cache is not None and fingerprint is not None:
-            self._encode_cached(items, rows, out, bad, cache, fingerprint)
+        if cache is not None and key is not None:
+            self._encode_cached(items, rows, out, bad, cache, key)
             return out
         rows_array = np.asarray(rows)
         for positions, vectors in self._encode(
@@ -490,10 +473,12 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
         out: np.ndarray,
         bad: Callable[[int, str], None],
         cache: EmbeddingCache,
-        fingerprint: str,
+        key: tuple[str, str],
     ) -> None:
         """Fill ``out`` from the cache; decode and encode the misses, each distinct
-        item once, storing their vectors batch by batch."""
+        item once, storing their vectors batch by batch. ``key`` is
+        ``_cache_key()``, computed once per call."""
+        fingerprint, description = key
         keys = [cache.item_key(v, paths=self._str_is_path) for v in items]
         keyed = [i for i, k in enumerate(keys) if k is not None]
         found, vectors = cache.get_many(
@@ -521,8 +506,6 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
             for i in todo[position]:
                 bad(rows[i], reason)
 
-        parts = self._fingerprint_parts()
-        description = json.dumps(parts, sort_keys=True, default=str)
         todo_items = [items[group[0]] for group in todo]
         for positions, batch in self._encode(todo_items, fail):
             store_keys, store_rows = [], []
@@ -551,10 +534,10 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
         state = dict(super().__getstate__())
         if state.get("model_") is not None:
             if self.save_weights:
-                state["_saved_weights"] = self._export_weights()
+                state["_saved_weights"] = self.model_.export()
             else:
                 # Checked at load against the weights found then.
-                state["_saved_weights_digest"] = self._loaded_weights_digest()
+                state["_saved_weights_digest"] = self.model_.weights_digest()
             state["model_"] = None
         return state
 
@@ -568,10 +551,11 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
         if "model_" in state:
             # A model saved on a GPU machine loads on the CPU of one without it.
             self.device_ = resolve_device(self.device, fallback=True)
+            backend = self._make_backend()
             if saved is not None:
-                self.model_ = self._import_weights(saved)
+                self.model_ = backend.restore(saved)
             else:
-                self.model_ = get_or_load(self._registry_key(), self._load)
+                self.model_ = backend.load()
                 if expected_digest is not None:
                     self._check_reloaded_weights(expected_digest)
             # Per-device choices (batch_size="auto") follow the new device.
@@ -579,7 +563,7 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
 
     def _check_reloaded_weights(self, expected: str) -> None:
         """A model saved without its weights must find the same weights again."""
-        found = self._loaded_weights_digest()
+        found = self.model_.weights_digest()
         if found == expected:
             return
         source = ", ".join(f"{k}={v!r}" for k, v in self._model_identity().items())

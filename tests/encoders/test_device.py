@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from skmm import ImageEncoder, TextEncoder
-from skmm.encoders import _image, _text, autocast, is_out_of_memory, resolve_precision
+from skmm import ImageEncoder, TextEncoder, _torch
+from skmm.encoders import _text, autocast, is_out_of_memory, resolve_precision
 from skmm.exceptions import OutOfMemoryWarning
 from tests.conftest import TINY_IMAGE_MODEL, make_image
 
@@ -55,11 +55,11 @@ def test_fitted_device_settings_are_recorded():
 
 
 def test_auto_workers_per_device(monkeypatch):
-    monkeypatch.setattr(_image.os, "cpu_count", lambda: 16)
-    assert _image._auto_num_workers("cpu") == 0
-    assert _image._auto_num_workers("cuda") == 4
-    monkeypatch.setattr(_image.os, "cpu_count", lambda: 2)
-    assert _image._auto_num_workers("cuda") == 1
+    monkeypatch.setattr(_torch.os, "cpu_count", lambda: 16)
+    assert _torch.auto_num_workers("cpu") == 0
+    assert _torch.auto_num_workers("cuda") == 4
+    monkeypatch.setattr(_torch.os, "cpu_count", lambda: 2)
+    assert _torch.auto_num_workers("cuda") == 1
 
 
 def test_reduced_precision_stays_close_and_returns_float32():

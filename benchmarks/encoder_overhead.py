@@ -37,7 +37,7 @@ from _common import EFFICIENTNET_LITE0, REVIEWS, grocery_photos, load
 from PIL import Image
 
 from skmm import ImageEncoder, TextEncoder
-from skmm.encoders._text import resolve_text_model
+from skmm.encoders._backends import resolve_text_model
 
 REPEAT = 2  # text
 ROUNDS = 3  # images

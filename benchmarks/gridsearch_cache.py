@@ -41,7 +41,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from skmm import ImageEncoder, MultimodalUnion, TextEncoder
 from skmm.cache import EmbeddingCache
-from skmm.encoders._text import resolve_text_model
+from skmm.encoders._backends import resolve_text_model
 
 GRID = {"logisticregression__C": [0.01, 0.03, 0.1, 0.3, 1.0, 3.0]}
 

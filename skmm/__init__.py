@@ -3,9 +3,8 @@
 The public API is re-exported here; the implementation lives in private modules.
 """
 
-# Before the imports: a submodule may read it while the package is being imported.
-__version__ = "0.1.0"
-
+# Before the other imports: a submodule may read it while the package is imported.
+from skmm._version import __version__  # isort: skip
 from skmm._config import config_context, get_config, set_config
 from skmm.cache import EmbeddingCache
 from skmm.compose import CategoricalEncoder, MultimodalUnion, make_multimodal_union

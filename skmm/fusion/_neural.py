@@ -27,8 +27,8 @@ from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 from skorch.hf import AccelerateMixin
 
+from skmm._torch import resolve_device, seeded
 from skmm.compose._blocks import split_blocks, validate_modality_input
-from skmm.encoders._base import resolve_device, seeded
 from skmm.fusion import _rows
 from skmm.fusion._modules import FUSIONS
 from skmm.fusion._network import FusionNetwork, MultiTaskLoss

@@ -326,3 +326,17 @@ def test_config_is_seen_by_other_threads(tmp_path):
     with skmm.config_context(cache=tmp_path), ThreadPoolExecutor(1) as pool:
         assert pool.submit(skmm.get_config).result()["cache"] == tmp_path
     assert skmm.get_config()["cache"] is None
+
+
+def test_the_fingerprint_is_computed_once_per_transform(cache, minilm_path):
+    """Three text columns, all misses: the model's description (a repr of the
+    whole SentenceTransformer) is built once per call, not once per column."""
+    frame = pd.DataFrame({"a": ["x", "y"], "b": ["z", "w"], "c": ["u", "v"]})
+    encoder = TextEncoder(minilm_path, device="cpu", cache=cache).fit(frame)
+    calls = []
+    real = encoder._fingerprint_parts
+    encoder._fingerprint_parts = lambda: calls.append(1) or real()
+    X = encoder.transform(frame)
+    assert len(calls) == 1 and cache.cache_info().misses == 6
+    np.testing.assert_allclose(encoder.transform(frame), X, atol=1e-6)
+    assert cache.cache_info().hits == 6

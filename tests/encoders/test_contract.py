@@ -183,3 +183,13 @@ def test_unpickled_model_trained_elsewhere_runs_on_cpu(case):
     np.testing.assert_allclose(
         restored.transform(values), encoder.transform(values), atol=1e-5
     )
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [ImageEncoder, TextEncoder, AudioEncoder, VideoEncoder],
+    ids=lambda c: c.__name__,
+)
+def test_every_parameter_is_declared(cls):
+    """Each parameter has a declared constraint, as the heads' have."""
+    assert set(cls._parameter_constraints) == set(cls().get_params())

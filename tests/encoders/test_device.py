@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from skmm import ImageEncoder, TextEncoder
-from skmm.encoders import _image, _text, autocast, is_out_of_memory, resolve_precision
+from skmm import ImageEncoder, TextEncoder, _torch
+from skmm.encoders import _text, autocast, is_out_of_memory, resolve_precision
 from skmm.exceptions import OutOfMemoryWarning
 from tests.conftest import TINY_IMAGE_MODEL, make_image
 
@@ -55,11 +55,11 @@ def test_fitted_device_settings_are_recorded():
 
 
 def test_auto_workers_per_device(monkeypatch):
-    monkeypatch.setattr(_image.os, "cpu_count", lambda: 16)
-    assert _image._auto_num_workers("cpu") == 0
-    assert _image._auto_num_workers("cuda") == 4
-    monkeypatch.setattr(_image.os, "cpu_count", lambda: 2)
-    assert _image._auto_num_workers("cuda") == 1
+    monkeypatch.setattr(_torch.os, "cpu_count", lambda: 16)
+    assert _torch.auto_num_workers("cpu") == 0
+    assert _torch.auto_num_workers("cuda") == 4
+    monkeypatch.setattr(_torch.os, "cpu_count", lambda: 2)
+    assert _torch.auto_num_workers("cuda") == 1
 
 
 def test_reduced_precision_stays_close_and_returns_float32():
@@ -186,3 +186,22 @@ def test_text_is_encoded_in_chunks_in_input_order(minilm_path, monkeypatch):
     lengths = [len(t) for c in chunks for t in c]
     assert lengths == sorted(lengths, reverse=True)
     assert sum(len(c) for c in chunks) == len(set(texts))
+
+
+def test_torch_helpers_are_a_leaf_module():
+    """skmm._torch imports nothing from skmm: the heads use it without the encoders."""
+    import ast
+    from pathlib import Path
+
+    import skmm._torch
+
+    tree = ast.parse(Path(skmm._torch.__file__).read_text())
+    imported = [
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    ] + [
+        node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+    ]
+    assert not [name for name in imported if name.split(".")[0] == "skmm"]

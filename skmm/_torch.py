@@ -1,0 +1,228 @@
+"""Torch helpers shared by the encoders, the fusion heads and the aligner.
+
+Device and precision resolution, autocast, seeding that leaves the caller's random
+state as it was, seeds drawn from a ``random_state``, and out-of-memory detection.
+A leaf module: it imports nothing from skmm, so that any part of the package can use
+it without depending on the encoders.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.utils import check_random_state
+
+__all__ = [
+    "autocast",
+    "auto_num_workers",
+    "free_device_memory",
+    "is_out_of_memory",
+    "resolve_device",
+    "resolve_num_workers",
+    "resolve_precision",
+    "seed_from",
+    "seeded",
+]
+
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+
+
+def resolve_device(device: str | torch.device, *, fallback: bool = False) -> str:
+    """Turn a ``device`` parameter into a torch device string.
+
+    ``"auto"`` picks CUDA, then MPS, then the CPU. With ``fallback=True`` (used when
+    a saved model is loaded), a device this machine lacks becomes the CPU instead of
+    an error.
+
+    Examples
+    --------
+    >>> from skmm._torch import resolve_device
+    >>> resolve_device("cpu")
+    'cpu'
+    """
+    name = str(device)
+    if name == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return "mps"
+        return "cpu"
+    try:
+        parsed = torch.device(name)
+    except RuntimeError as exc:
+        raise ValueError(
+            f"device={device!r} is not a torch device; use 'auto', 'cpu', 'cuda', "
+            "'cuda:1' or 'mps'"
+        ) from exc
+    available = {
+        "cpu": True,
+        "cuda": torch.cuda.is_available()
+        and (parsed.index or 0) < torch.cuda.device_count(),
+        "mps": getattr(torch.backends, "mps", None) is not None
+        and torch.backends.mps.is_available(),
+    }.get(parsed.type, False)
+    if not available:
+        if fallback:
+            return "cpu"
+        raise ValueError(f"device={device!r} is not available on this machine")
+    return name
+
+
+def resolve_precision(precision: str, device: str) -> str:
+    """Turn a ``precision`` parameter into "fp32", "fp16" or "bf16".
+
+    ``"auto"`` is bf16 autocast on a CUDA device that supports it, fp16 autocast on
+    other CUDA devices, and fp32 elsewhere (CPU, MPS), where reduced precision is
+    rarely faster for inference.
+
+    Examples
+    --------
+    >>> from skmm._torch import resolve_precision
+    >>> resolve_precision("auto", "cpu"), resolve_precision("fp16", "cpu")
+    ('fp32', 'fp16')
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(
+            f"precision must be one of {', '.join(map(repr, PRECISIONS))}, "
+            f"got {precision!r}"
+        )
+    if precision != "auto":
+        return precision
+    if torch.device(device).type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "fp32"
+
+
+def autocast(device: str, precision: str) -> contextlib.AbstractContextManager:
+    """The autocast context of a resolved ``precision`` on ``device``.
+
+    fp32 is no autocast at all; fp16 and bf16 run the model's matrix products and
+    convolutions in that type (``torch.autocast``), the weights staying in fp32.
+
+    Examples
+    --------
+    >>> from skmm._torch import autocast
+    >>> with autocast("cpu", "fp32"):
+    ...     pass
+    """
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.autocast(torch.device(device).type, dtype=dtype)
+
+
+@contextlib.contextmanager
+def seeded(seed: int, device: str = "cpu") -> Iterator[None]:
+    """Seed torch's generators for a block, and give them back as they were.
+
+    Inside, ``seed`` drives initialisation, shuffling and dropout; afterwards the
+    caller's global random state is unchanged. ``torch.random.manual_seed`` seeds
+    the CPU and every CUDA device, so whenever CUDA is in use every device's state
+    is forked, not only the one of ``device``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skmm._torch import seeded
+    >>> before = torch.random.get_rng_state()
+    >>> with seeded(0):
+    ...     a = torch.rand(2)
+    >>> with seeded(0):
+    ...     b = torch.rand(2)
+    >>> bool((a == b).all()), bool((torch.random.get_rng_state() == before).all())
+    (True, True)
+    """
+    cuda = torch.device(device).type == "cuda" or torch.cuda.is_initialized()
+    devices = list(range(torch.cuda.device_count())) if cuda else []
+    with torch.random.fork_rng(devices=devices):
+        torch.random.manual_seed(seed)
+        yield
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """Whether ``error`` is a device out-of-memory error (CUDA, or MPS's message).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skmm._torch import is_out_of_memory
+    >>> is_out_of_memory(torch.cuda.OutOfMemoryError("CUDA out of memory"))
+    True
+    >>> is_out_of_memory(ValueError("out of memory"))
+    False
+    """
+    oom = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
+    if isinstance(error, (oom, torch.cuda.OutOfMemoryError)):
+        return True
+    return type(error) is RuntimeError and "MPS backend out of memory" in str(error)
+
+
+def free_device_memory(device: str) -> None:
+    """Give the cached blocks of ``device``'s allocator back (CUDA, MPS).
+
+    Called after an out-of-memory error, before a retry at a smaller batch size;
+    a no-op on the CPU.
+
+    Examples
+    --------
+    >>> from skmm._torch import free_device_memory
+    >>> free_device_memory("cpu")
+    """
+    kind = torch.device(device).type
+    if kind == "cuda" and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    elif kind == "mps" and hasattr(torch, "mps"):
+        torch.mps.empty_cache()
+
+
+def seed_from(random_state: Any) -> int:
+    """One torch seed drawn from a scikit-learn ``random_state``.
+
+    An int gives the same seed at every call; a ``RandomState`` advances; None
+    draws from numpy's global generator.
+
+    Examples
+    --------
+    >>> from skmm._torch import seed_from
+    >>> seed_from(0) == seed_from(0)
+    True
+    """
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+def auto_num_workers(device_type: str) -> int:
+    """DataLoader workers for ``num_workers="auto"``.
+
+    None on a CPU: the model's forward pass already keeps every core busy (on 2
+    cores, one decoding worker slowed EfficientNet-Lite0 down). Up to 4 on CUDA,
+    where the CPU would otherwise leave the GPU waiting.
+
+    Examples
+    --------
+    >>> from skmm._torch import auto_num_workers
+    >>> auto_num_workers("cpu")
+    0
+    """
+    if device_type != "cuda":
+        return 0
+    return max(0, min(4, (os.cpu_count() or 1) - 1))
+
+
+def resolve_num_workers(num_workers: int | str, device: str) -> int:
+    """Turn a ``num_workers`` parameter into a number of DataLoader workers.
+
+    Examples
+    --------
+    >>> from skmm._torch import resolve_num_workers
+    >>> resolve_num_workers("auto", "cpu"), resolve_num_workers(2, "cpu")
+    (0, 2)
+    """
+    if num_workers == "auto":
+        return auto_num_workers(torch.device(device).type)
+    return int(num_workers)

@@ -28,6 +28,7 @@ from skorch.helper import predefined_split
 from skorch.hf import AccelerateMixin
 
 from skmm.compose._blocks import split_blocks, validate_modality_input
+from skmm.compose._scaling import BlockScaler
 from skmm.encoders._base import resolve_device, seeded
 from skmm.fusion import _rows
 from skmm.fusion._modules import FUSIONS
@@ -129,43 +130,36 @@ class _BaseFusion(BaseEstimator):
         )
         return X
 
-    def _set_statistics(self, means, stds, present) -> None:
-        """Keep each block's feature means and scales (a constant feature is
-        scaled by 1); a block absent from every row is an error."""
-        self.block_means_, self.block_scales_ = [], []
-        for j, (mean, std) in enumerate(zip(means, stds, strict=True)):
+    def _set_scaler(self, scaler: BlockScaler, present: np.ndarray) -> None:
+        """Keep the fitted block scaler; a block absent from every row is an error."""
+        for j, name in enumerate(self.layout_.names):
             if not present[:, j].any():
                 raise ValueError(
-                    f"modality {self.layout_.names[j]!r} is absent from every "
-                    "row of the training data"
+                    f"modality {name!r} is absent from every row of the training data"
                 )
-            scale = np.array(std, dtype=np.float32)
-            scale[scale < 1e-6] = 1.0
-            self.block_means_.append(np.asarray(mean, dtype=np.float32))
-            self.block_scales_.append(scale)
+        self.scaler_ = scaler
+
+    @property
+    def block_means_(self) -> list[np.ndarray]:
+        """Each block's feature means (float64), over the rows that have it."""
+        return self.scaler_.means_
+
+    @property
+    def block_scales_(self) -> list[np.ndarray]:
+        """What each block's features are divided by (float64; 1 for a constant)."""
+        return self.scaler_.scales_
 
     def _scale(self, blocks, present, *, fit: bool) -> dict[str, np.ndarray]:
-        """Standardise each block with statistics of the rows that have it.
+        """The network's inputs: each block standardised with the statistics of
+        the rows that have it, and the presence mask.
 
         A NaN left inside a present row becomes the feature's mean (0 after
         scaling); an absent row is all zeros and masked in the network.
         """
         if fit:
-            means, stds = [], []
-            for j, block in enumerate(blocks):
-                rows = block[present[:, j]]
-                if len(rows) == 0:  # an error in _set_statistics
-                    rows = np.zeros((1, block.shape[1]), dtype=block.dtype)
-                with np.errstate(all="ignore"):
-                    means.append(np.nan_to_num(np.nanmean(rows, axis=0)))
-                    stds.append(np.nan_to_num(np.nanstd(rows, axis=0)))
-            self._set_statistics(means, stds, present)
-        inputs = {}
-        for j, block in enumerate(blocks):
-            scaled = (block - self.block_means_[j]) / self.block_scales_[j]
-            scaled = np.nan_to_num(scaled, nan=0.0, posinf=0.0, neginf=0.0)
-            scaled[~present[:, j]] = 0.0
-            inputs[f"x{j}"] = scaled.astype(np.float32)
+            self._set_scaler(BlockScaler().fit(blocks, present), present)
+        scaled = self.scaler_.transform(blocks, present)
+        inputs = {f"x{j}": block for j, block in enumerate(scaled)}
         inputs["present"] = present.copy()
         return inputs
 
@@ -196,8 +190,8 @@ class _BaseFusion(BaseEstimator):
         # memory map stays on disk) instead of being standardised in a copy.
         stream = n_rows * _rows.row_bytes(self.layout_) > _rows.IN_MEMORY_BYTES
         if stream:
-            means, stds, present = _rows.streamed_statistics(X, self.layout_)
-            self._set_statistics(means, stds, present)
+            scaler, present = _rows.streamed_scaler(X, self.layout_)
+            self._set_scaler(scaler, present)
         else:
             inputs = self._scale(*split_blocks(X, self.layout_), fit=True)
         accelerator = self.accelerator
@@ -311,8 +305,7 @@ class _BaseFusion(BaseEstimator):
             X,
             self.layout_,
             present,
-            self.block_means_,
-            self.block_scales_,
+            self.scaler_,
             targets,
             rows,
         )
@@ -529,6 +522,9 @@ _COMMON_DOC = """
 _COMMON_ATTRS = """
     layout_ : BlockLayout
         The modality blocks found in ``X`` (names, columns, indicators).
+    scaler_ : BlockScaler
+        The standardisation of each block (``block_means_`` and ``block_scales_``
+        are its float64 statistics).
     net_ : skorch.NeuralNet
         The trained network; ``net_.history`` holds the per-epoch losses.
     n_epochs_ : int

@@ -13,7 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.cross_decomposition import CCA, PLSCanonical
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
@@ -386,6 +386,7 @@ class CrossModalAligner(TransformerMixin, BaseEstimator):
             return np.unique(y.astype(str), return_inverse=True)[1].reshape(-1)
 
     # -- fit ------------------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None) -> CrossModalAligner:
         """Learn the projections from matched items.
 
@@ -402,7 +403,6 @@ class CrossModalAligner(TransformerMixin, BaseEstimator):
         -------
         self
         """
-        self._validate_params()
         blocks, present = self._read(X, reset=True)
         labels = self._labels(y, len(present))
         for j, name in enumerate(self.modalities_):

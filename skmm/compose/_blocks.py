@@ -7,8 +7,10 @@ everywhere (DESIGN section 3):
 
 - a DataFrame whose columns are named ``"{modality}__{feature}"`` (the output of a
   :class:`~skmm.MultimodalUnion` with ``set_output(transform="pandas")``) is split
-  by prefix; a ``"{modality}__missing"`` column is that block's missing indicator,
-  not a feature;
+  by prefix; a ``"{modality}__missing"`` column holding only 0 and 1 is that
+  block's missing indicator, not a feature (``missing`` is a reserved name: the
+  union refuses a feature of that name, and a ``__missing`` column with any other
+  value is a feature);
 - a dict of arrays is split by key;
 - an explicit ``modalities=`` mapping (name to slice, column positions or column
   names; ``MultimodalUnion.output_indices_`` works as it is) wins over both;
@@ -30,6 +32,7 @@ import scipy.sparse as sp
 from sklearn.utils.validation import check_consistent_length, validate_data
 
 __all__ = [
+    "MISSING_INDICATOR",
     "BlockLayout",
     "infer_layout",
     "remove_blocks",
@@ -38,7 +41,9 @@ __all__ = [
 ]
 
 _SEPARATOR = "__"
-_INDICATOR = "missing"
+#: The name a block's missing indicator has after its prefix ("text__missing").
+MISSING_INDICATOR = "missing"
+_INDICATOR = MISSING_INDICATOR
 _SINGLE = "X"
 _UNPREFIXED = "other"
 
@@ -110,8 +115,15 @@ def _as_positions(spec: Any, n_features: int, names: np.ndarray | None, key: str
 
 
 def _split_indicator(
-    positions: np.ndarray, names: np.ndarray | None
+    positions: np.ndarray, names: np.ndarray | None, X: Any = None
 ) -> tuple[np.ndarray, int | None]:
+    """The feature positions of a block and its indicator's position (or None).
+
+    The indicator is the block's one column named ``missing`` (after its prefix)
+    whose values in ``X`` are all 0 or 1, as :class:`~skmm.MultimodalUnion` writes
+    them: a column of that name holding anything else is a feature, not taken for
+    an indicator.
+    """
     if names is None:
         return positions, None
     is_ind = [
@@ -121,7 +133,24 @@ def _split_indicator(
     if sum(is_ind) != 1:
         return positions, None
     ind = int(positions[is_ind.index(True)])
+    if X is not None and not _is_flag_column(X, ind):
+        return positions, None
     return positions[~np.asarray(is_ind)], ind
+
+
+def _is_flag_column(X: Any, position: int) -> bool:
+    """Whether column ``position`` of ``X`` holds only 0 and 1 (no NaN)."""
+    if hasattr(X, "iloc"):
+        column = X.iloc[:, position]
+    elif sp.issparse(X):
+        column = X[:, [position]].toarray().ravel()
+    else:
+        column = X[:, position]
+    try:
+        column = np.asarray(column, dtype=np.float64)
+    except (TypeError, ValueError):  # text: not an indicator
+        return False
+    return bool(np.isin(column, (0.0, 1.0)).all())
 
 
 def infer_layout(
@@ -139,6 +168,8 @@ def infer_layout(
         Name to slice, column positions or column names. Overrides the prefixes.
     feature_names : sequence of str, default=None
         Column names of ``X`` (from a DataFrame), used for prefixes and indicators.
+        A block's indicator is its column named ``missing`` whose values in ``X``
+        are all 0 or 1; one holding other values is a feature.
 
     Returns
     -------
@@ -192,7 +223,7 @@ def infer_layout(
                     f"{sorted(overlap)[:5]}"
                 )
             seen.update(pos.tolist())
-            feats, ind = _split_indicator(pos, fnames)
+            feats, ind = _split_indicator(pos, fnames, X)
             names.append(str(key))
             columns.append(feats)
             indicators.append(ind)
@@ -209,7 +240,7 @@ def infer_layout(
         groups.setdefault(prefix, []).append(i)
     names, columns, indicators = [], [], []
     for key, pos in groups.items():
-        feats, ind = _split_indicator(np.asarray(pos, dtype=int), fnames)
+        feats, ind = _split_indicator(np.asarray(pos, dtype=int), fnames, X)
         if feats.size == 0:
             continue
         names.append(key)

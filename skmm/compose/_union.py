@@ -12,6 +12,7 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils._set_output import _get_container_adapter
 from sklearn.utils.validation import check_is_fitted
 
+from skmm.compose._blocks import MISSING_INDICATOR
 from skmm.compose._categorical import CategoricalEncoder
 from skmm.encoders._base import BaseEncoder
 
@@ -42,6 +43,21 @@ def _modality_of(transformer) -> str:
     ):
         return CATEGORICAL
     return TABULAR
+
+
+def _check_no_reserved_name(block: str, names) -> None:
+    """Refuse a feature named ``missing``: its output column ``{block}__missing``
+    would be read as the block's missing indicator by every head."""
+    if any(str(n) == MISSING_INDICATOR for n in names):
+        raise ValueError(
+            f"MultimodalUnion: block {block!r} has a feature named "
+            f"{MISSING_INDICATOR!r}, whose output column would be "
+            f"'{block}__{MISSING_INDICATOR}': the name of the block's missing "
+            "indicator, which the fusion heads and the inspection tools would read "
+            "as 'this row has no such data' and drop as a feature. Rename the "
+            f"column, e.g. X.rename(columns={{{MISSING_INDICATOR!r}: "
+            f"'{MISSING_INDICATOR}_'}})."
+        )
 
 
 def _is_single_column(column) -> bool:
@@ -219,8 +235,11 @@ class MultimodalUnion(ColumnTransformer):
         names = super()._get_feature_name_out_for_transformer(
             name, trans, feature_names_in
         )
-        if names is not None and self._indicates(trans):
-            names = np.append(np.asarray(names, dtype=object), "missing")
+        if names is None:
+            return names
+        _check_no_reserved_name(name, names)
+        if self._indicates(trans):
+            names = np.append(np.asarray(names, dtype=object), MISSING_INDICATOR)
         return names
 
     def _hstack(self, Xs, *, n_samples):
@@ -239,7 +258,7 @@ class MultimodalUnion(ColumnTransformer):
         values = np.hstack([values, missing[:, None].astype(values.dtype)])
         adapter = _get_container_adapter("transform", self)
         if adapter is not None and adapter.is_supported_container(X):
-            columns = [*map(str, X.columns), "missing"]
+            columns = [*map(str, X.columns), MISSING_INDICATOR]
             return adapter.create_container(values, X, columns=columns, inplace=False)
         return values
 

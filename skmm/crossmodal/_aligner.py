@@ -13,7 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.cross_decomposition import CCA, PLSCanonical
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
@@ -24,6 +24,7 @@ from torch import nn
 
 from skmm._torch import resolve_device, seeded
 from skmm.compose._blocks import split_blocks, validate_modality_input
+from skmm.compose._scaling import BlockScaler
 from skmm.crossmodal._metrics import recall_at_k
 
 __all__ = ["CrossModalAligner"]
@@ -196,6 +197,9 @@ class CrossModalAligner(TransformerMixin, BaseEstimator):
         blocks of ``X`` in their order (``output="blocks"`` follows it).
     layout_ : BlockLayout
         Where the blocks are in ``X``.
+    scaler_ : BlockScaler
+        The standardisation of the two blocks (``block_means_`` and
+        ``block_scales_`` are its float64 statistics).
     temperature_ : float
         The learned temperature (contrastive), else ``temperature``.
     net_ : skorch.NeuralNet
@@ -356,22 +360,18 @@ class CrossModalAligner(TransformerMixin, BaseEstimator):
         """Standardise each block with the statistics of the rows that have it;
         absent rows become zeros (masked downstream)."""
         if fit:
-            self.block_means_, self.block_scales_ = [], []
-            for j, block in enumerate(blocks):
-                rows = block[present[:, j]]
-                with np.errstate(all="ignore"):
-                    mean = np.nan_to_num(np.nanmean(rows, axis=0))
-                    scale = np.nan_to_num(np.nanstd(rows, axis=0))
-                scale[scale < 1e-6] = 1.0
-                self.block_means_.append(mean.astype(np.float32))
-                self.block_scales_.append(scale.astype(np.float32))
-        out = []
-        for j, block in enumerate(blocks):
-            scaled = (block - self.block_means_[j]) / self.block_scales_[j]
-            scaled = np.nan_to_num(scaled, nan=0.0, posinf=0.0, neginf=0.0)
-            scaled[~present[:, j]] = 0.0
-            out.append(scaled.astype(np.float32))
-        return out
+            self.scaler_ = BlockScaler().fit(blocks, present)
+        return self.scaler_.transform(blocks, present)
+
+    @property
+    def block_means_(self) -> list[np.ndarray]:
+        """The two blocks' feature means (float64), over the rows that have them."""
+        return self.scaler_.means_
+
+    @property
+    def block_scales_(self) -> list[np.ndarray]:
+        """What the two blocks' features are divided by (float64; 1 for a constant)."""
+        return self.scaler_.scales_
 
     def _labels(self, y, n_rows: int) -> np.ndarray:
         """Integer match labels: the class from ``y``, else the row itself."""
@@ -386,6 +386,7 @@ class CrossModalAligner(TransformerMixin, BaseEstimator):
             return np.unique(y.astype(str), return_inverse=True)[1].reshape(-1)
 
     # -- fit ------------------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None) -> CrossModalAligner:
         """Learn the projections from matched items.
 
@@ -402,7 +403,6 @@ class CrossModalAligner(TransformerMixin, BaseEstimator):
         -------
         self
         """
-        self._validate_params()
         blocks, present = self._read(X, reset=True)
         labels = self._labels(y, len(present))
         for j, name in enumerate(self.modalities_):

@@ -12,17 +12,28 @@ The network in :mod:`skmm.fusion._network` makes sure every row has at least one
 modality in ``mask``.
 
 The family follows DESIGN section 5; :data:`FUSIONS` maps each name to its class.
+
+A fusion type is one class here and its entry in :data:`FUSIONS`. The arguments it
+takes beyond ``(n_modalities, hidden, dropout)`` are declared in its class attribute
+``hyperparameters`` (argument name to scikit-learn parameter constraints): the
+heads validate their parameters of those names with them and pass them on, so a new
+type touches no other module (a new argument name is also a new parameter of the
+heads' signatures, which scikit-learn wants explicit).
 """
 
 from __future__ import annotations
 
 import math
+import numbers
+from typing import ClassVar
 
 import torch
+from sklearn.utils._param_validation import Interval
 from torch import nn
 
 __all__ = [
     "FUSIONS",
+    "FUSION_PARAMETERS",
     "AttentionFusion",
     "ConcatFusion",
     "GatedFusion",
@@ -31,6 +42,8 @@ __all__ = [
     "TensorFusion",
     "TransformerFusion",
 ]
+
+_AT_LEAST_ONE = [Interval(numbers.Integral, 1, None, closed="left")]
 
 _NEG = -1e9  # a finite "minus infinity": keeps softmax NaN-free in half precision
 
@@ -103,6 +116,11 @@ class TransformerFusion(nn.Module):
     modalities as padded (ignored) keys (Vaswani et al. 2017; one token per modality
     as in multimodal transformers, Liang et al. 2021).
     """
+
+    hyperparameters: ClassVar[dict] = {
+        "n_heads": _AT_LEAST_ONE,
+        "n_layers": _AT_LEAST_ONE,
+    }
 
     def __init__(
         self,
@@ -188,6 +206,8 @@ class LowRankFusion(nn.Module):
     present ones (Liu et al. 2018, LMF).
     """
 
+    hyperparameters: ClassVar[dict] = {"rank": _AT_LEAST_ONE}
+
     def __init__(
         self, n_modalities: int, hidden: int, dropout: float = 0.0, rank: int = 4
     ):
@@ -238,4 +258,11 @@ FUSIONS: dict[str, type[nn.Module]] = {
     "tensor": TensorFusion,
     "lowrank": LowRankFusion,
     "late": LateFusion,
+}
+
+# Each parameter that some fusion type declares, with its constraints.
+FUSION_PARAMETERS: dict[str, list] = {
+    name: constraints
+    for fusion in FUSIONS.values()
+    for name, constraints in getattr(fusion, "hyperparameters", {}).items()
 }

@@ -4,6 +4,10 @@
 The estimators own what scikit-learn users expect (parameters, validation, labels,
 scaling, ``predict``/``predict_proba``, pickling) and hand the training loop, the
 validation split and early stopping to a skorch ``NeuralNet`` kept in ``net_``.
+The other jobs live next to them: the block standardisation in
+:mod:`skmm.compose._scaling`, the target encoding shared by the three heads in
+:mod:`skmm.fusion._targets`, the accelerate glue in :mod:`skmm.fusion._accelerate`,
+and each fusion type, with the parameters of its own, in :mod:`skmm.fusion._modules`.
 """
 
 from __future__ import annotations
@@ -14,24 +18,24 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state, compute_class_weight
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d
-from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
-from skorch.hf import AccelerateMixin
 
 from skmm._torch import resolve_device, seeded
 from skmm.compose._blocks import split_blocks, validate_modality_input
-from skmm.fusion import _rows
-from skmm.fusion._modules import FUSIONS
+from skmm.compose._scaling import BlockScaler
+from skmm.fusion import _accelerate, _rows
+from skmm.fusion._modules import FUSION_PARAMETERS, FUSIONS
 from skmm.fusion._network import FusionNetwork, MultiTaskLoss
+from skmm.fusion._targets import ClassificationTarget, RegressionTarget
 
 __all__ = ["FusionClassifier", "FusionMultiTask", "FusionRegressor"]
 
@@ -49,9 +53,8 @@ class _BaseFusion(BaseEstimator):
         "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
         "modality_dropout": [Interval(numbers.Real, 0, 1, closed="left")],
         "missing_embedding": [StrOptions({"learned", "zero"})],
-        "n_heads": [Interval(numbers.Integral, 1, None, closed="left")],
-        "n_layers": [Interval(numbers.Integral, 1, None, closed="left")],
-        "rank": [Interval(numbers.Integral, 1, None, closed="left")],
+        # n_heads, n_layers, rank: declared by the fusion types that take them
+        **FUSION_PARAMETERS,
         "lr": [Interval(numbers.Real, 0, None, closed="neither")],
         "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -129,49 +132,43 @@ class _BaseFusion(BaseEstimator):
         )
         return X
 
-    def _set_statistics(self, means, stds, present) -> None:
-        """Keep each block's feature means and scales (a constant feature is
-        scaled by 1); a block absent from every row is an error."""
-        self.block_means_, self.block_scales_ = [], []
-        for j, (mean, std) in enumerate(zip(means, stds, strict=True)):
+    def _set_scaler(self, scaler: BlockScaler, present: np.ndarray) -> None:
+        """Keep the fitted block scaler; a block absent from every row is an error."""
+        for j, name in enumerate(self.layout_.names):
             if not present[:, j].any():
                 raise ValueError(
-                    f"modality {self.layout_.names[j]!r} is absent from every "
-                    "row of the training data"
+                    f"modality {name!r} is absent from every row of the training data"
                 )
-            scale = np.array(std, dtype=np.float32)
-            scale[scale < 1e-6] = 1.0
-            self.block_means_.append(np.asarray(mean, dtype=np.float32))
-            self.block_scales_.append(scale)
+        self.scaler_ = scaler
+
+    @property
+    def block_means_(self) -> list[np.ndarray]:
+        """Each block's feature means (float64), over the rows that have it."""
+        return self.scaler_.means_
+
+    @property
+    def block_scales_(self) -> list[np.ndarray]:
+        """What each block's features are divided by (float64; 1 for a constant)."""
+        return self.scaler_.scales_
 
     def _scale(self, blocks, present, *, fit: bool) -> dict[str, np.ndarray]:
-        """Standardise each block with statistics of the rows that have it.
+        """The network's inputs: each block standardised with the statistics of
+        the rows that have it, and the presence mask.
 
         A NaN left inside a present row becomes the feature's mean (0 after
         scaling); an absent row is all zeros and masked in the network.
         """
         if fit:
-            means, stds = [], []
-            for j, block in enumerate(blocks):
-                rows = block[present[:, j]]
-                if len(rows) == 0:  # an error in _set_statistics
-                    rows = np.zeros((1, block.shape[1]), dtype=block.dtype)
-                with np.errstate(all="ignore"):
-                    means.append(np.nan_to_num(np.nanmean(rows, axis=0)))
-                    stds.append(np.nan_to_num(np.nanstd(rows, axis=0)))
-            self._set_statistics(means, stds, present)
-        inputs = {}
-        for j, block in enumerate(blocks):
-            scaled = (block - self.block_means_[j]) / self.block_scales_[j]
-            scaled = np.nan_to_num(scaled, nan=0.0, posinf=0.0, neginf=0.0)
-            scaled[~present[:, j]] = 0.0
-            inputs[f"x{j}"] = scaled.astype(np.float32)
+            self._set_scaler(BlockScaler().fit(blocks, present), present)
+        scaled = self.scaler_.transform(blocks, present)
+        inputs = {f"x{j}": block for j, block in enumerate(scaled)}
         inputs["present"] = present.copy()
         return inputs
 
     # -- targets: one hook per estimator ------------------------------------------
-    def _encode_targets(self, y) -> tuple[np.ndarray, list, list, list]:
-        """Return (target matrix, tasks, loss weights, class weights)."""
+    def _encode_targets(self, y) -> tuple[np.ndarray, list, list[float]]:
+        """Return (target matrix, one ClassificationTarget or RegressionTarget per
+        task, the tasks' loss weights)."""
         raise NotImplementedError
 
     def _stratify_labels(self, targets: np.ndarray) -> np.ndarray | None:
@@ -179,14 +176,13 @@ class _BaseFusion(BaseEstimator):
 
     # -- training -------------------------------------------------------------------
     def _fit(self, X, y):
-        self._validate_params()
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y "
                 "is None"
             )
         X = self._validated(X, reset=True)
-        targets, tasks, loss_weights, class_weights = self._encode_targets(y)
+        targets, encodings, loss_weights = self._encode_targets(y)
         n_rows = _rows.n_rows(X)
         if len(targets) != n_rows:
             raise ValueError(
@@ -196,79 +192,49 @@ class _BaseFusion(BaseEstimator):
         # memory map stays on disk) instead of being standardised in a copy.
         stream = n_rows * _rows.row_bytes(self.layout_) > _rows.IN_MEMORY_BYTES
         if stream:
-            means, stds, present = _rows.streamed_statistics(X, self.layout_)
-            self._set_statistics(means, stds, present)
+            scaler, present = _rows.streamed_scaler(X, self.layout_)
+            self._set_scaler(scaler, present)
+
+            def dataset(rows):
+                return self._row_dataset(X, present, targets, rows)
         else:
             inputs = self._scale(*split_blocks(X, self.layout_), fit=True)
+
+            def dataset(rows):
+                return Dataset({k: v[rows] for k, v in inputs.items()}, targets[rows])
+
         accelerator = self.accelerator
         # With an accelerator, accelerate places the data and the model (one GPU
         # per process under ``accelerate launch``) and ``device`` is not used.
         self.device_ = (
             resolve_device(self.device)
             if accelerator is None
-            else _device_name(accelerator.device)
+            else _accelerate.device_name(accelerator.device)
         )
         seed = int(
             check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         )
-        if accelerator is not None and accelerator.num_processes > 1:
-            # Every process must split, initialise and shuffle alike (each trains
-            # on its shard of the same data): the main process's seed wins.
-            from accelerate.utils import broadcast_object_list
-
-            seed = int(broadcast_object_list([seed], from_process=0)[0])
-
-        fusion_params = {}
-        if self.fusion == "transformer":
-            fusion_params = {"n_heads": self.n_heads, "n_layers": self.n_layers}
-        elif self.fusion == "lowrank":
-            fusion_params = {"rank": self.rank}
-
-        validate = self.early_stopping and n_rows >= _MIN_ROWS_FOR_VALIDATION
-        train_idx = np.arange(n_rows)
-        callbacks = []
-        train_split = None
-        if validate:
-            stratify = self._stratify_labels(targets)
-            try:
-                train_idx, valid_idx = train_test_split(
-                    train_idx,
-                    test_size=self.validation_fraction,
-                    random_state=seed,
-                    stratify=stratify,
-                )
-            except ValueError:  # a class too rare to stratify
-                train_idx, valid_idx = train_test_split(
-                    train_idx, test_size=self.validation_fraction, random_state=seed
-                )
-            valid = (
-                self._row_dataset(X, present, targets, valid_idx)
-                if stream
-                else Dataset(
-                    {k: v[valid_idx] for k, v in inputs.items()}, targets[valid_idx]
-                )
+        seed = _accelerate.shared_seed(accelerator, seed)
+        train_idx, valid_idx = self._validation_split(targets, n_rows, seed)
+        callbacks, train_split = None, None
+        if valid_idx is not None:
+            train_split = predefined_split(dataset(valid_idx))
+            stopper = (
+                EarlyStopping
+                if accelerator is None
+                else _accelerate.UnwrappedEarlyStopping
             )
-            train_split = predefined_split(valid)
-            stopper = EarlyStopping if accelerator is None else _UnwrappedEarlyStopping
-            callbacks.append(
+            callbacks = [
                 stopper(monitor="valid_loss", patience=self.patience, load_best=True)
-            )
+            ]
 
+        tasks = [(e.kind, e.n_outputs) for e in encodings]
         with seeded(seed, self.device_):
-            module = FusionNetwork(
-                input_dims=self.layout_.widths,
-                output_sizes=[n for _, n in tasks],
-                fusion=self.fusion,
-                hidden=self.hidden,
-                dropout=self.dropout,
-                modality_dropout=self.modality_dropout,
-                missing_embedding=self.missing_embedding,
-                fusion_params=fusion_params,
-            )
-            criterion = MultiTaskLoss(tasks, loss_weights, class_weights)
             net_params = {
-                "module": module,
-                "criterion": criterion,
+                "module": self._network([n for _, n in tasks]),
+                "criterion": MultiTaskLoss(
+                    tasks, loss_weights, [e.class_weight for e in encodings]
+                ),
                 "optimizer": torch.optim.AdamW,
                 "lr": self.lr,
                 "optimizer__weight_decay": self.weight_decay,
@@ -276,43 +242,79 @@ class _BaseFusion(BaseEstimator):
                 "batch_size": self.batch_size,
                 "iterator_train__shuffle": True,
                 "train_split": train_split,
-                "callbacks": callbacks or None,
+                "callbacks": callbacks,
                 "verbose": self.verbose,
             }
-            if accelerator is None:
-                self.net_ = NeuralNet(**net_params, device=self.device_)
-            else:
-                self.net_ = _AcceleratedNet(
-                    **net_params,
-                    accelerator=accelerator,
-                    # accelerate's print (main process only) would ignore verbose=0
-                    callbacks__print_log__sink=(
-                        accelerator.print if self.verbose else print
-                    ),
-                )
+            self.net_ = _accelerate.build_net(
+                net_params,
+                accelerator=accelerator,
+                device=self.device_,
+                verbose=self.verbose,
+            )
             if stream:
-                self.net_.fit(self._row_dataset(X, present, targets, train_idx), None)
+                self.net_.fit(dataset(train_idx), None)
             else:
                 self.net_.fit(
                     {k: v[train_idx] for k, v in inputs.items()}, targets[train_idx]
                 )
             if accelerator is not None:
-                self.net_ = _plain_net(self.net_, net_params, self.device_)
+                self.net_ = _accelerate.plain_net(self.net_, net_params, self.device_)
             else:
                 # The validation split holds the held-out rows (or, streamed, the
                 # whole input): a saved head must not carry them.
                 self.net_.train_split = None
         self.tasks_ = tasks
+        self._encodings = encodings
         self.n_epochs_ = len(self.net_.history)
         return self
+
+    def _validation_split(
+        self, targets: np.ndarray, n_rows: int, seed: int
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Training and held-out rows (None: no early stopping, all rows train)."""
+        rows = np.arange(n_rows)
+        if not self.early_stopping or n_rows < _MIN_ROWS_FOR_VALIDATION:
+            return rows, None
+        try:
+            return tuple(
+                train_test_split(
+                    rows,
+                    test_size=self.validation_fraction,
+                    random_state=seed,
+                    stratify=self._stratify_labels(targets),
+                )
+            )
+        except ValueError:  # a class too rare to stratify
+            return tuple(
+                train_test_split(
+                    rows, test_size=self.validation_fraction, random_state=seed
+                )
+            )
+
+    def _network(self, output_sizes: list[int]) -> FusionNetwork:
+        """The untrained network; the fusion type's own parameters come from the
+        names it declares."""
+        fusion_params = {
+            name: getattr(self, name)
+            for name in getattr(FUSIONS[self.fusion], "hyperparameters", {})
+        }
+        return FusionNetwork(
+            input_dims=self.layout_.widths,
+            output_sizes=output_sizes,
+            fusion=self.fusion,
+            hidden=self.hidden,
+            dropout=self.dropout,
+            modality_dropout=self.modality_dropout,
+            missing_embedding=self.missing_embedding,
+            fusion_params=fusion_params,
+        )
 
     def _row_dataset(self, X, present, targets, rows) -> _rows.ScaledRows:
         return _rows.ScaledRows(
             X,
             self.layout_,
             present,
-            self.block_means_,
-            self.block_scales_,
+            self.scaler_,
             targets,
             rows,
         )
@@ -336,6 +338,7 @@ class _BaseFusion(BaseEstimator):
         return np.concatenate(outs)
 
     def _split_outputs(self, out: np.ndarray) -> list[np.ndarray]:
+        """The outputs of each task, in the order of ``tasks_``."""
         parts, col = [], 0
         for _, n_out in self.tasks_:
             parts.append(out[:, col : col + n_out])
@@ -359,120 +362,10 @@ class _BaseFusion(BaseEstimator):
             self.device_ = str(net.device)
 
 
-class _UnwrappedEarlyStopping(EarlyStopping):
-    """EarlyStopping whose best weights load into the unwrapped module.
+_FUSION_NAMES = ", ".join(f'"{name}"' for name in FUSIONS)
 
-    Under ``accelerate launch`` on several GPUs the module trains wrapped in
-    DistributedDataParallel (state-dict keys ``module.*``); skorch's accelerate
-    mixin unwraps it at the end of training, before this callback restores the
-    best epoch's weights.
-    """
-
-    def on_train_end(self, net, **kwargs):
-        weights = getattr(self, "best_model_weights_", None)
-        if weights:
-            own = net.module_.state_dict()
-            prefix = "module."
-            if all(k.startswith(prefix) for k in weights) and not any(
-                k.startswith(prefix) for k in own
-            ):
-                self.best_model_weights_ = {
-                    k[len(prefix) :]: v for k, v in weights.items()
-                }
-        super().on_train_end(net, **kwargs)
-
-
-def _device_name(device) -> str:
-    """ "cpu" for any CPU device (accelerate may say "cpu:0", which torch.load
-    cannot map to), else the device as torch writes it ("cuda:1")."""
-    device = torch.device(device)
-    return "cpu" if device.type == "cpu" else str(device)
-
-
-class _AcceleratedNet(AccelerateMixin, NeuralNet):
-    """skorch's NeuralNet trained through an ``accelerate.Accelerator``."""
-
-    def _initialize_accelerator(self):
-        # skorch prepares the criterion too; DistributedDataParallel (several
-        # processes) refuses a module without trainable parameters, like our loss.
-        criteria = self._criteria
-        self._criteria = [
-            name
-            for name in criteria
-            if any(p.requires_grad for p in getattr(self, name + "_").parameters())
-        ]
-        try:
-            return super()._initialize_accelerator()
-        finally:
-            self._criteria = criteria
-
-    # Early stopping must decide alike in every process: a process that stops
-    # while another trains on waits forever in the other's gradient all-reduce,
-    # and processes that restore different "best" epochs end with different
-    # models. skorch's accelerate mixin gives each process a shard of the
-    # validation set, so each saw its own validation loss. Here every process
-    # validates on the whole (small) held-out set, and the loss is averaged
-    # across processes, so every process records the very same number.
-    def get_iterator(self, dataset, training=False):
-        if training:
-            return super().get_iterator(dataset, training=True)
-        from accelerate.data_loader import prepare_data_loader
-
-        loader = NeuralNet.get_iterator(self, dataset, training=False)
-        return prepare_data_loader(
-            loader,
-            device=self.accelerator.device,
-            num_processes=1,
-            process_index=0,
-            put_on_device=True,
-        )
-
-    def validation_step(self, batch, **fit_params):
-        step = super().validation_step(batch, **fit_params)
-        step["loss"] = self.accelerator.reduce(step["loss"], reduction="mean")
-        return step
-
-
-def _plain_net(trained, net_params: dict, device: str) -> NeuralNet:
-    """A plain NeuralNet holding the trained (unwrapped) module and its history.
-
-    The accelerate-trained net keeps the ``Accelerator`` (process group, device,
-    gradient scaler), which has no meaning in another process: the fitted head keeps
-    only the trained weights, so it pickles and loads on any machine, a CPU-only
-    one included, and predicts without accelerate.
-    """
-    module = trained.module_
-    module = getattr(module, "module", module)  # a DistributedDataParallel left over
-    params = {**net_params, "module": module, "criterion": trained.criterion_}
-    params["callbacks"] = None
-    params["train_split"] = None
-    plain = NeuralNet(**params, device=device)
-    plain.initialize()  # an initialised module instance is kept as it is
-    plain.history = trained.history
-    return plain
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=1, keepdims=True)
-
-
-def _class_weight_tensor(class_weight, classes, y_index) -> torch.Tensor | None:
-    if class_weight is None:
-        return None
-    known = y_index[y_index >= 0]
-    weights = (
-        compute_class_weight(class_weight, classes=np.arange(len(classes)), y=known)
-        if class_weight == "balanced"
-        else np.asarray([float(class_weight.get(c, 1.0)) for c in classes])
-    )
-    return torch.as_tensor(weights, dtype=torch.float32)
-
-
-_COMMON_DOC = """
-    fusion : {"concat", "gated", "attention", "transformer", "tensor", "lowrank", \
-"late"}, default="concat"
+_COMMON_DOC = f"""
+    fusion : {_FUSION_NAMES}, default="concat"
         How the modality vectors are combined; see :mod:`skmm.fusion` for each
         formula and its reference.
     hidden : int, default=64
@@ -486,7 +379,7 @@ _COMMON_DOC = """
         drowning a weaker one: on the audio-visual digits benchmark 0.2 raised the
         accuracy of concat fusion from 0.972 to 0.985; on the reviews it changed
         balanced accuracy by less than the fold-to-fold spread.
-    missing_embedding : {"learned", "zero"}, default="learned"
+    missing_embedding : {{"learned", "zero"}}, default="learned"
         An absent modality is always masked. "learned" also adds a trained vector
         per absent modality to the fused representation, so that absence itself
         can inform the prediction (no photo, no review); "zero" adds nothing.
@@ -506,7 +399,7 @@ _COMMON_DOC = """
     modalities : dict, default=None
         Modality name to slice, column positions or column names of ``X``
         (``MultimodalUnion.output_indices_`` works as it is). By default the blocks
-        come from the ``"{modality}__"`` prefixes of a DataFrame's columns or from
+        come from the ``"{{modality}}__"`` prefixes of a DataFrame's columns or from
         the keys of a dict of arrays; any other input is one block.
     device : str, default="auto"
         "auto" (CUDA, then MPS, then CPU), "cpu", "cuda", "cuda:1", "mps".
@@ -529,6 +422,9 @@ _COMMON_DOC = """
 _COMMON_ATTRS = """
     layout_ : BlockLayout
         The modality blocks found in ``X`` (names, columns, indicators).
+    scaler_ : BlockScaler
+        The standardisation of each block (``block_means_`` and ``block_scales_``
+        are its float64 statistics).
     net_ : skorch.NeuralNet
         The trained network; ``net_.history`` holds the per-epoch losses.
     n_epochs_ : int
@@ -626,31 +522,32 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
     def _encode_targets(self, y):
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
-        self.classes_, index = np.unique(y, return_inverse=True)
-        if len(self.classes_) < 2:
+        target, column = ClassificationTarget.fit(y, class_weight=self.class_weight)
+        if target.n_outputs < 2:
             raise ValueError(
                 "FusionClassifier needs at least 2 classes in y; it has one class: "
-                f"{self.classes_[0]!r}"
+                f"{target.classes[0]!r}"
             )
-        weights = _class_weight_tensor(self.class_weight, self.classes_, index)
-        targets = index.astype(np.float32)[:, None]
-        return targets, [("classification", len(self.classes_))], [1.0], [weights]
+        self.classes_ = target.classes
+        return column, [target], [1.0]
 
     def _stratify_labels(self, targets):
         return targets[:, 0]
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y) -> FusionClassifier:
         """Train on ``X`` (DataFrame, array or dict of arrays) and labels ``y``."""
         return self._fit(X, y)
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities, columns in the order of ``classes_``."""
-        return _softmax(self._outputs(X))
+        logits = self._outputs(X)  # checks that the head is fitted
+        return self._encodings[0].predict_proba(logits)
 
     def predict(self, X) -> np.ndarray:
         """The most probable class of each row."""
-        logits = self._outputs(X)
-        return self.classes_[np.argmax(logits, axis=1)]
+        logits = self._outputs(X)  # checks that the head is fitted
+        return self._encodings[0].predict(logits)
 
 
 class FusionRegressor(RegressorMixin, _BaseFusion):
@@ -688,21 +585,20 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         if not np.isfinite(y).all():
             raise ValueError("y contains NaN or infinity")
         self._y_1d = y.ndim == 1
-        y2 = y.reshape(len(y), -1)
-        self.n_outputs_ = y2.shape[1]
-        self.y_mean_ = y2.mean(axis=0)
-        scale = y2.std(axis=0)
-        self.y_scale_ = np.where(scale < 1e-12, 1.0, scale)
-        targets = ((y2 - self.y_mean_) / self.y_scale_).astype(np.float32)
-        return targets, [("regression", self.n_outputs_)], [1.0], [None]
+        target, columns = RegressionTarget.fit(y.reshape(len(y), -1))
+        self.n_outputs_ = target.n_outputs
+        self.y_mean_, self.y_scale_ = target.mean, target.scale
+        return columns, [target], [1.0]
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y) -> FusionRegressor:
         """Train on ``X`` (DataFrame, array or dict of arrays) and targets ``y``."""
         return self._fit(X, y)
 
     def predict(self, X) -> np.ndarray:
         """Predicted targets: 1-D for a 1-D ``y``, else (n_samples, n_outputs)."""
-        out = self._outputs(X) * self.y_scale_ + self.y_mean_
+        outputs = self._outputs(X)  # checks that the head is fitted
+        out = self._encodings[0].predict(outputs)
         return out[:, 0] if self._y_1d else out
 
 
@@ -832,8 +728,7 @@ class FusionMultiTask(_BaseFusion):
                 f"tasks/task_weights name unknown targets {sorted(unknown)}"
             )
         self.targets_, self.task_types_, self.classes_ = names, {}, {}
-        self._regression_stats = {}
-        matrices, tasks, weights, class_weights = [], [], [], []
+        matrices, encodings, weights = [], [], []
         for name, col in zip(names, columns, strict=True):
             missing = pd.isna(pd.Series(col, dtype=object)).to_numpy()
             known = col[~missing]
@@ -853,22 +748,15 @@ class FusionMultiTask(_BaseFusion):
                 )
             self.task_types_[name] = kind
             if kind == "classification":
-                classes, index = np.unique(
-                    known.astype(str) if _mixed(known) else known, return_inverse=True
+                target, matrix = ClassificationTarget.fit(
+                    col, ~missing, class_weight=self.class_weight
                 )
-                if len(classes) < 2:
+                if target.n_outputs < 2:
                     raise ValueError(
-                        f"target {name!r} has one class ({classes[0]!r}); a "
+                        f"target {name!r} has one class ({target.classes[0]!r}); a "
                         "classification task needs at least 2"
                     )
-                full = np.full(len(col), -1.0, dtype=np.float32)
-                full[~missing] = index
-                self.classes_[name] = classes
-                matrices.append(full[:, None])
-                tasks.append(("classification", len(classes)))
-                class_weights.append(
-                    _class_weight_tensor(self.class_weight, classes, full.astype(int))
-                )
+                self.classes_[name] = target.classes
             else:
                 values = np.full(len(col), np.nan)
                 try:
@@ -877,14 +765,11 @@ class FusionMultiTask(_BaseFusion):
                     raise ValueError(
                         f"target {name!r} is a regression task but holds non-numbers"
                     ) from exc
-                mean, scale = values[~missing].mean(), values[~missing].std()
-                scale = 1.0 if scale < 1e-12 else scale
-                self._regression_stats[name] = (mean, scale)
-                matrices.append(((values - mean) / scale).astype(np.float32)[:, None])
-                tasks.append(("regression", 1))
-                class_weights.append(None)
+                target, matrix = RegressionTarget.fit(values[:, None])
+            matrices.append(matrix)
+            encodings.append(target)
             weights.append(float((self.task_weights or {}).get(name, 1.0)))
-        return np.hstack(matrices), tasks, weights, class_weights
+        return np.hstack(matrices), encodings, weights
 
     def _stratify_labels(self, targets):
         for name, col in zip(self.targets_, targets.T, strict=True):
@@ -892,6 +777,7 @@ class FusionMultiTask(_BaseFusion):
                 return col
         return None
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y) -> FusionMultiTask:
         """Train on ``X`` and the targets in the columns of ``y``."""
         return self._fit(X, y)
@@ -900,21 +786,22 @@ class FusionMultiTask(_BaseFusion):
         """A DataFrame with one column per target."""
         parts = self._split_outputs(self._outputs(X))
         out = {}
-        for name, part in zip(self.targets_, parts, strict=True):
-            if self.task_types_[name] == "classification":
-                out[name] = self.classes_[name][np.argmax(part, axis=1)]
-            else:
-                mean, scale = self._regression_stats[name]
-                out[name] = part[:, 0] * scale + mean
+        for name, target, part in zip(
+            self.targets_, self._encodings, parts, strict=True
+        ):
+            guess = target.predict(part)
+            out[name] = guess if target.kind == "classification" else guess[:, 0]
         return pd.DataFrame(out)
 
     def predict_proba(self, X) -> dict[str, np.ndarray]:
         """Target name to class probabilities, for each classification target."""
         parts = self._split_outputs(self._outputs(X))
         return {
-            name: _softmax(part)
-            for name, part in zip(self.targets_, parts, strict=True)
-            if self.task_types_[name] == "classification"
+            name: target.predict_proba(part)
+            for name, target, part in zip(
+                self.targets_, self._encodings, parts, strict=True
+            )
+            if target.kind == "classification"
         }
 
     def score(self, X, y, sample_weight=None) -> float:
@@ -933,8 +820,3 @@ class FusionMultiTask(_BaseFusion):
             else:
                 scores.append(r2_score(truth.astype(float), guess))
         return float(np.mean(scores))
-
-
-def _mixed(values: np.ndarray) -> bool:
-    """Whether an object column mixes types that np.unique cannot sort."""
-    return len({type(v) for v in values}) > 1

@@ -2,10 +2,11 @@
 
 A neural fusion head normally cuts its whole input into blocks and standardises
 them in memory (two copies of the data). Past a size, it streams instead: the
-per-block statistics come from one pass over chunks of rows (merged with Chan's
-parallel formula), each training batch reads and standardises its own rows (one
-read per batch), and predictions are made chunk by chunk. Only the presence mask
-(one bool per row and block) is held whole.
+per-block statistics come from one pass over chunks of rows (a
+:class:`~skmm.compose._scaling.BlockScaler`'s ``partial_fit``), each training
+batch reads and standardises its own rows (one read per batch), and predictions
+are made chunk by chunk. Only the presence mask (one bool per row and block) is
+held whole.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 import torch
 
 from skmm.compose._blocks import BlockLayout, split_blocks
+from skmm.compose._scaling import BlockScaler
 
 # Inputs above this many bytes (as float32 blocks) are streamed, not copied.
 IN_MEMORY_BYTES = 512 * 2**20
@@ -52,14 +54,12 @@ def chunks(n: int, layout: BlockLayout, multiple: int = 1) -> Iterator[slice]:
         yield slice(start, min(start + size, n))
 
 
-def streamed_statistics(
-    X: Any, layout: BlockLayout
-) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
-    """Per-block feature means and standard deviations over the rows that have the
-    block (NaN ignored), from one pass over chunks; and the presence mask.
+def streamed_scaler(X: Any, layout: BlockLayout) -> tuple[BlockScaler, np.ndarray]:
+    """A :class:`~skmm.compose._scaling.BlockScaler` fitted on ``X`` from one pass
+    over chunks of rows, and the presence mask.
 
-    Returns float64 means and standard deviations (0 for a feature with no value)
-    and the bool presence mask of shape (n_rows, n_blocks).
+    Returns the fitted scaler (float64 statistics over the rows that have each
+    block, NaN ignored) and the bool presence mask of shape (n_rows, n_blocks).
 
     Examples
     --------
@@ -67,39 +67,22 @@ def streamed_statistics(
     >>> from skmm.compose._blocks import infer_layout
     >>> from skmm.fusion import _rows
     >>> X = {"a": np.array([[1.0], [3.0], [np.nan]]), "b": np.arange(3.0)[:, None]}
-    >>> means, stds, present = _rows.streamed_statistics(X, infer_layout(X))
-    >>> [m.tolist() for m in means], [s.tolist() for s in stds]
+    >>> scaler, present = _rows.streamed_scaler(X, infer_layout(X))
+    >>> [m.tolist() for m in scaler.means_], [s.tolist() for s in scaler.stds_]
     ([[2.0], [1.0]], [[1.0], [0.816496580927726]])
     >>> present[:, 0].tolist()
     [True, True, False]
     """
     total = n_rows(X)
     present = np.empty((total, len(layout.names)), dtype=bool)
-    count = [np.zeros(w) for w in layout.widths]
-    mean = [np.zeros(w) for w in layout.widths]
-    m2 = [np.zeros(w) for w in layout.widths]
+    scaler = BlockScaler()
     for rows in chunks(total, layout):
         blocks, pres = split_blocks(take(X, rows), layout, dtype=np.float64)
         present[rows] = pres
-        for j, block in enumerate(blocks):
-            part = block[pres[:, j]]
-            n_b = (~np.isnan(part)).sum(axis=0).astype(np.float64)
-            if not n_b.any():
-                continue
-            with np.errstate(all="ignore"):
-                mean_b = np.where(n_b > 0, np.nansum(part, axis=0) / n_b, 0.0)
-                m2_b = np.nansum((part - mean_b) ** 2, axis=0)
-                n = count[j] + n_b
-                delta = mean_b - mean[j]
-                ratio = np.where(n > 0, n_b / n, 0.0)
-                mean[j] = mean[j] + delta * ratio
-                m2[j] = m2[j] + m2_b + delta**2 * count[j] * ratio
-            count[j] = n
-    stds = []
-    for j in range(len(layout.names)):
-        with np.errstate(all="ignore"):
-            stds.append(np.where(count[j] > 0, np.sqrt(m2[j] / count[j]), 0.0))
-    return mean, stds, present
+        scaler.partial_fit(blocks, pres)
+    if total == 0:
+        scaler.fit([np.empty((0, w)) for w in layout.widths], present)
+    return scaler, present
 
 
 class ScaledRows(torch.utils.data.Dataset):
@@ -114,13 +97,12 @@ class ScaledRows(torch.utils.data.Dataset):
         X: Any,
         layout: BlockLayout,
         present: np.ndarray,
-        means: list[np.ndarray],
-        scales: list[np.ndarray],
+        scaler: BlockScaler,
         targets: np.ndarray,
         rows: np.ndarray,
     ):
         self.X, self.layout, self.present = X, layout, present
-        self.means, self.scales = means, scales
+        self.scaler = scaler
         self.targets, self.rows = targets, np.asarray(rows)
 
     def __len__(self) -> int:
@@ -135,12 +117,7 @@ class ScaledRows(torch.utils.data.Dataset):
         rows = self.rows[np.asarray(indices, dtype=np.intp)]
         order = np.argsort(rows, kind="stable")
         blocks, _ = split_blocks(take(self.X, rows[order]), self.layout)
-        scaled = []
-        for j, block in enumerate(blocks):
-            block = (block - self.means[j]) / self.scales[j]
-            block = np.nan_to_num(block, nan=0.0, posinf=0.0, neginf=0.0)
-            block[~self.present[rows[order], j]] = 0.0
-            scaled.append(block.astype(np.float32))
+        scaled = self.scaler.transform(blocks, self.present[rows[order]])
         position = np.empty_like(order)
         position[order] = np.arange(len(order))
         items = []

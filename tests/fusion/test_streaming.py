@@ -49,7 +49,8 @@ def test_streamed_statistics_match_numpy(chunk_rows, stream):
     X, _ = _data()
     stream(chunk_rows)
     layout = infer_layout(X, MODALITIES)
-    means, stds, present = _rows.streamed_statistics(X, layout)
+    scaler, present = _rows.streamed_scaler(X, layout)
+    means, stds = scaler.means_, scaler.stds_
     for j, cols in enumerate([slice(0, 3), slice(3, 7)]):
         rows = X[present[:, j], cols].astype(np.float64)
         np.testing.assert_allclose(means[j], np.nanmean(rows, axis=0), rtol=1e-12)
@@ -167,9 +168,7 @@ def test_a_batch_of_streamed_rows_equals_the_in_memory_standardisation():
     blocks, present = split_blocks(X, head.layout_)
     expected = head._scale(blocks, present, fit=False)
     rows = np.array([250, 3, 4, 199, 0, 57])
-    data = _rows.ScaledRows(
-        X, head.layout_, present, head.block_means_, head.block_scales_, y, rows
-    )
+    data = _rows.ScaledRows(X, head.layout_, present, head.scaler_, y, rows)
     batch = data.__getitems__([5, 0, 2, 1])
     for (item, target), i in zip(batch, [5, 0, 2, 1], strict=True):
         r = rows[i]

@@ -1,4 +1,4 @@
-"""Quality with real pretrained weights on real data (layer 3 of DESIGN section 7)."""
+"""Quality with real pretrained weights on real data (the slow layer of the suite)."""
 
 import numpy as np
 import pandas as pd

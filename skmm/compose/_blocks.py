@@ -3,7 +3,7 @@ modality, and which rows have each modality.
 
 Every head that treats modalities separately (the neural fusion heads, late fusion,
 the inspection tools) reads its input through this module, so the rules are the same
-everywhere (DESIGN section 3):
+everywhere (ARCHITECTURE.md, "The block contract"):
 
 - a DataFrame whose columns are named ``"{modality}__{feature}"`` (the output of a
   :class:`~skmm.MultimodalUnion` with ``set_output(transform="pandas")``) is split

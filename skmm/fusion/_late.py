@@ -1,6 +1,6 @@
 """Late fusion: one classical estimator per modality, predictions combined per row.
 
-Each modality block of the joined matrix (DESIGN section 3) gets its own estimator,
+Each modality block of the joined matrix (ARCHITECTURE.md) gets its own estimator,
 fitted on the rows that have that modality. At predict time a row is scored by the
 estimators of the modalities it has, and only those are combined:
 
@@ -339,7 +339,7 @@ class _BaseLateFusion(MetaEstimatorMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        # An all-NaN block row is an absent modality (DESIGN section 2).
+        # An all-NaN block row is an absent modality (the block contract).
         tags.input_tags.allow_nan = True
         return tags
 

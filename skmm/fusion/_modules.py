@@ -11,7 +11,7 @@ feeding the zeros a union writes for them, which the network would read as data.
 The network in :mod:`skmm.fusion._network` makes sure every row has at least one
 modality in ``mask``.
 
-The family follows DESIGN section 5; :data:`FUSIONS` maps each name to its class.
+:data:`FUSIONS` maps each name to its class (ARCHITECTURE.md, "The heads").
 
 A fusion type is one class here and its entry in :data:`FUSIONS`. The arguments it
 takes beyond ``(n_modalities, hidden, dropout)`` are declared in its class attribute

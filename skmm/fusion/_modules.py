@@ -98,8 +98,10 @@ class AttentionFusion(nn.Module):
 
     def __init__(self, n_modalities: int, hidden: int, dropout: float = 0.0):
         super().__init__()
+        # No bias on v: it would shift every modality's score alike, which the
+        # softmax ignores, so it would never get a gradient.
         self.score = nn.Sequential(
-            nn.Linear(hidden, hidden), nn.Tanh(), nn.Linear(hidden, 1)
+            nn.Linear(hidden, hidden), nn.Tanh(), nn.Linear(hidden, 1, bias=False)
         )
         self.out_dim = hidden
 

@@ -33,12 +33,12 @@ from sklearn.metrics import check_scoring
 from sklearn.model_selection import check_cv
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from skmm._dataframe import categorical_columns, category_codes
+from skmm._torch import seed_from
 from skmm.compose._blocks import infer_layout, validate_modality_input
 from skmm.ensemble._candidates import PRESETS, SELECTORS, default_candidates
 from skmm.ensemble._selection import combine, greedy_selection
@@ -400,8 +400,7 @@ class _BaseEnsemble(MetaEstimatorMixin, BaseEstimator):
             )
         table, y = self._table(X, y, reset=True)
         y, target = self._encode_y(y)
-        rng = check_random_state(self.random_state)
-        seed = int(rng.randint(np.iinfo(np.int32).max))
+        seed = seed_from(self.random_state)
         candidates = self._resolve(table, seed)
         present = table.present()
         index = {b: j for j, b in enumerate(table.layout.names)}

@@ -31,6 +31,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from skmm.compose._blocks import BlockLayout, infer_layout, split_blocks
+from skmm.compose._scaling import BlockScaler
 
 __all__ = [
     "BlockStandardizer",
@@ -133,22 +134,11 @@ class BlockStandardizer(TransformerMixin, BaseEstimator):
         names = getattr(self, "feature_names_in_", None)
         self.layout_ = infer_layout(X, feature_names=names)
         blocks, present = split_blocks(X, self.layout_, dtype=np.float64)
-        self.mean_, self.scale_, self.flag_blocks_, self.flag_columns_ = [], [], [], []
-        for j, block in enumerate(blocks):
-            rows = block[present[:, j]]
-            with np.errstate(all="ignore"):
-                mean = (
-                    np.nanmean(rows, axis=0) if len(rows) else np.zeros(block.shape[1])
-                )
-                scale = (
-                    np.nanstd(rows, axis=0) if len(rows) else np.ones(block.shape[1])
-                )
-            mean = np.where(np.isfinite(mean), mean, 0.0)
-            scale = np.where(np.isfinite(scale) & (scale > 1e-12), scale, 1.0)
-            self.mean_.append(mean)
-            self.scale_.append(scale)
-            self.flag_blocks_.append(bool((~present[:, j]).any()))
-            self.flag_columns_.append(np.isnan(rows).any(axis=0))
+        self.scaler_ = BlockScaler().fit(blocks, present)
+        self.flag_blocks_ = [bool((~present[:, j]).any()) for j in range(len(blocks))]
+        self.flag_columns_ = [
+            np.isnan(block[present[:, j]]).any(axis=0) for j, block in enumerate(blocks)
+        ]
         return self
 
     def transform(self, X):
@@ -157,18 +147,16 @@ class BlockStandardizer(TransformerMixin, BaseEstimator):
             self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False
         )
         blocks, present = split_blocks(X, self.layout_, dtype=np.float64)
+        scaled = self.scaler_.transform(blocks, present)
         out = []
-        for j, block in enumerate(blocks):
-            nan = np.isnan(block)
-            z = (block - self.mean_[j]) / self.scale_[j]
-            z[nan] = 0.0
-            z[~present[:, j]] = 0.0
+        for j, (block, z) in enumerate(zip(blocks, scaled, strict=True)):
             out.append(z)
             if self.flag_blocks_[j]:
                 out.append((~present[:, j]).astype(np.float64)[:, None])
             flagged = self.flag_columns_[j]
             if flagged.any():
-                out.append((nan[:, flagged] & present[:, [j]]).astype(np.float64))
+                nan = np.isnan(block[:, flagged])
+                out.append((nan & present[:, [j]]).astype(np.float64))
         return np.hstack(out) if out else np.zeros((len(X), 0))
 
     def __sklearn_tags__(self):

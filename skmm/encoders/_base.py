@@ -531,9 +531,6 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
     def __setstate__(self, state):
         saved = state.pop("_saved_weights", None)
         expected_digest = state.pop("_saved_weights_digest", None)
-        # Pickles from before these parameters existed.
-        state.setdefault("cache", None)
-        state.setdefault("precision", "auto")
         super().__setstate__(state)
         if "model_" in state:
             # A model saved on a GPU machine loads on the CPU of one without it.

@@ -21,7 +21,6 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d
@@ -29,7 +28,7 @@ from skorch.callbacks import EarlyStopping
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
-from skmm._torch import resolve_device, seeded
+from skmm._torch import resolve_device, seed_from, seeded
 from skmm.compose._blocks import split_blocks, validate_modality_input
 from skmm.compose._scaling import BlockScaler
 from skmm.fusion import _accelerate, _rows
@@ -211,9 +210,7 @@ class _BaseFusion(BaseEstimator):
             if accelerator is None
             else _accelerate.device_name(accelerator.device)
         )
-        seed = int(
-            check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        )
+        seed = seed_from(self.random_state)
         seed = _accelerate.shared_seed(accelerator, seed)
         train_idx, valid_idx = self._validation_split(targets, n_rows, seed)
         callbacks, train_split = None, None
@@ -354,7 +351,6 @@ class _BaseFusion(BaseEstimator):
         return state
 
     def __setstate__(self, state):
-        state.setdefault("accelerator", None)  # pickles from before the parameter
         super().__setstate__(state)
         net = state.get("net_")
         if net is not None:

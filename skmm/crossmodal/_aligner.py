@@ -562,7 +562,21 @@ class CrossModalAligner(TransformerMixin, BaseEstimator):
         return mean.astype(np.float32)
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
-        """``shared__{i}`` (``output="mean"``) or ``{modality}__{i}`` ("blocks")."""
+        """Names of the columns of :meth:`transform`.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Ignored: the names depend only on ``output``, ``n_components`` and
+            ``modalities_``. Accepted for scikit-learn's API.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+            ``shared__{i}`` for ``i < n_components`` (``output="mean"``), else
+            ``{modality}__{i}`` for each of ``modalities_`` in turn
+            (``output="blocks"``).
+        """
         check_is_fitted(self)
         if self.output == "blocks":
             names = [f"{m}__{i}" for m in self.modalities_ for i in range(self._n_out)]

@@ -52,6 +52,18 @@ def is_missing(value: Any) -> bool:
     None, NaN, ``pd.NA`` and ``pd.NaT`` are missing; anything else, an empty string
     included, is a value.
 
+    Parameters
+    ----------
+    value : object
+        One cell of an encoder's input column.
+
+    Returns
+    -------
+    bool
+        True for None, ``pd.NA``, ``pd.NaT`` and a float (Python or numpy) NaN;
+        False for everything else (the encoder then reads ``value`` and raises, or
+        with ``on_error="missing"`` warns, if it cannot).
+
     Examples
     --------
     >>> from skmm.encoders import is_missing
@@ -165,6 +177,32 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
     stored batch by batch as they come, so an interrupted call keeps its finished
     batches. The cache's encoder fingerprint is made of the backend's weights
     digest and the subclass's ``_output_params`` (what changes the vectors).
+
+    See Also
+    --------
+    ImageEncoder, TextEncoder, AudioEncoder, VideoEncoder : the concrete encoders.
+
+    Examples
+    --------
+    Every encoder is a ``BaseEncoder`` and reads its input the same way: here an
+    :class:`ImageEncoder` (a tiny random-weight timm model) encodes two columns of
+    a DataFrame, each into its own block of ``embedding_dim_`` features.
+
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from skmm.encoders import BaseEncoder, ImageEncoder
+    >>> enc = ImageEncoder("test_convnext", pretrained=False, device="cpu")
+    >>> isinstance(enc, BaseEncoder)
+    True
+    >>> image = np.zeros((32, 32, 3), dtype=np.uint8)
+    >>> photos = pd.DataFrame({"front": [image, image], "back": [image, None]})
+    >>> X = enc.fit_transform(photos)
+    >>> X.shape, enc.embedding_dim_
+    ((2, 128), 64)
+    >>> enc.get_feature_names_out()[[0, -1]].tolist()
+    ['front_0000', 'back_0063']
+    >>> bool(np.isnan(X[1, 64:]).all())  # the missing back photo
+    True
     """
 
     modality: ClassVar[str] = "unknown"

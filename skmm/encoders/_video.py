@@ -188,6 +188,24 @@ class VideoEncoder(BaseEncoder):
         return check_video(value)
 
     def transform(self, X):
+        """Encode every video of every column: sample frames, encode them, pool.
+
+        ``pool`` is read at each call: changed with ``set_params`` after ``fit``,
+        it changes ``embedding_dim_`` (and the width of the output) without a new
+        fit, as no model is reloaded.
+
+        Parameters
+        ----------
+        X : DataFrame, Series, list or array, shape (n_samples,) or (n_samples, n_cols)
+            Paths to video files (``str`` or ``os.PathLike``), missing values
+            allowed, with the same columns as in ``fit``.
+
+        Returns
+        -------
+        X_out : ndarray of shape (n_samples, n_columns * embedding_dim_), float32
+            One pooled vector per video; a missing video (or, with
+            ``on_error="missing"``, a bad one) gives a row of NaN.
+        """
         # pool is a parameter: set_params(pool=...) after fit changes the width.
         if getattr(self, "model_", None) is not None:
             width = int(self.model_.dim)

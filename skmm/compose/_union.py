@@ -153,9 +153,13 @@ class MultimodalUnion(ColumnTransformer):
         "missing": [StrOptions({"indicator", "nan"})],
     }
     _parameter_constraints.pop("verbose_feature_names_out")
+    _parameter_constraints.pop("force_int_remainder_cols", None)
 
     # The "{modality}__{feature}" names are the contract heads rely on.
     verbose_feature_names_out = True
+    # scikit-learn < 1.9 reads this parameter (removed in 1.9): the remainder's
+    # columns are kept as given, as newer releases always do.
+    force_int_remainder_cols = False
 
     def __init__(
         self,
@@ -244,6 +248,11 @@ class MultimodalUnion(ColumnTransformer):
 
     def _hstack(self, Xs, *, n_samples):
         blocks = self._output_blocks()
+        for X, (name, _) in zip(Xs, blocks, strict=True):
+            # scikit-learn < 1.7 names a dataframe output from the blocks' columns
+            # without get_feature_names_out.
+            if hasattr(X, "columns"):
+                _check_no_reserved_name(name, X.columns)
         Xs = [
             self._with_indicator(X) if self._indicates(trans) else X
             for X, (_, trans) in zip(Xs, blocks, strict=True)

@@ -279,7 +279,7 @@ def _methods(
             make_pipeline(
                 union(names, native=True),
                 EnsembleClassifier(
-                    cv=3 if quick else 5,
+                    cv=2 if quick else 5,
                     scoring=task.scoring,
                     class_weight=task.class_weight,
                     device=device,

@@ -49,7 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
         "fusion and the neural fusion heads on one dataset; print the table and "
         "write a report folder (CSV, Markdown, PNG plots, the best model).",
     )
-    demo.add_argument("--dataset", choices=list(DATASETS), default="reviews")
+    demo.add_argument(
+        "--dataset",
+        choices=list(DATASETS),
+        default="reviews",
+        help="reviews: texts and numbers; av-digits: images and audio",
+    )
     demo.add_argument(
         "--quick",
         action="store_true",
@@ -61,7 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--cv", type=int, help="folds (default 5; quick 3)")
     demo.add_argument("--cache", help="embedding cache folder (default OUT/cache)")
     demo.add_argument("--data-home", help="where av-digits is read or downloaded")
-    demo.add_argument("--random-state", type=int, default=0)
+    demo.add_argument(
+        "--random-state", type=int, default=0, help="seed of the folds and heads"
+    )
     demo.add_argument("--no-progress", action="store_true", help="no progress bars")
     demo.set_defaults(run=_commands.demo)
 

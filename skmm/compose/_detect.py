@@ -183,7 +183,12 @@ def _probe_value(
     """The media kind of one value, or why it has none."""
     if isinstance(value, (str, os.PathLike)):
         text = os.fspath(value)
-        if not isinstance(text, str) or len(text) > _LONGEST_PATH or "\n" in text:
+        if (
+            not isinstance(text, str)
+            or len(text) > _LONGEST_PATH
+            or "\n" in text
+            or "\x00" in text
+        ):
             return None, "not a path"
         path = Path(text).expanduser()
         if base is not None and not path.is_absolute():
@@ -224,7 +229,9 @@ def _media_kind(
         return None, None
     suffixes = [Path(os.fspath(v)).suffix.lower() for v in sample]
     media_suffix = [any(s in e for e in _EXTENSIONS.values()) for s in suffixes]
-    files = [why is None or "decode" in why or "max_file" in why for _, why in found]
+    # Paths that exist (special files and folders included) or that name files.
+    absent = ("file not found", "not a path", "empty path", "a URL", "cannot access")
+    files = [why is None or not why.startswith(absent) for _, why in found]
     if sum(files) >= 0.5 * n or sum(media_suffix) >= _MEDIA_SHARE * n:
         where = f"relative to {base}" if base is not None else "relative to the cwd"
         reasons = sorted({why for _, why in found if why is not None})

@@ -87,6 +87,16 @@ class ColumnTypes(Mapping):
         Column to kind.
     reasons : dict of str to str
         Column to the reason of its kind.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skmm import detect_column_types
+    >>> types = detect_column_types(pd.DataFrame({"n": [1, 2], "c": ["a", "b"]}))
+    >>> types["n"], types.columns("categorical"), types.reasons["n"]
+    ('numeric', ['c'], 'numbers')
+    >>> types.to_frame()["kind"].tolist()
+    ['numeric', 'categorical']
     """
 
     types: dict[str, str]
@@ -264,7 +274,9 @@ def _string_kind(values: list, n_rows: int) -> tuple[str, str]:
     unique = set(stats)
     ratio = len(unique) / len(stats)
     words = float(np.mean([len(s.split()) for s in unique]))
-    figures = f"{distinct} distinct values in {n_rows} rows, {words:.1f} words each"
+    figures = (
+        f"{distinct} distinct values in {n_rows} rows, {words:.1f} words on average"
+    )
     if ratio > _TEXT_MIN_UNIQUE_RATIO and words >= _TEXT_MIN_WORDS:
         return "text", f"free text ({figures})"
     high = distinct > _MAX_CATEGORIES and distinct > _HIGH_SHARE * n_rows
@@ -372,7 +384,7 @@ def detect_column_types(
      'sold': 'datetime', 'shop': 'drop'}
     >>> print(detect_column_types(X, types={"size": "text"}))
     column  kind         reason
-    review  text         free text (4 distinct values in 4 rows, 4.8 words each)
+    review  text         free text (4 distinct values in 4 rows, 4.8 words on average)
     size    text         given in types=
     price   numeric      numbers stored as strings
     sold    datetime     dates stored as strings

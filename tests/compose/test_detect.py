@@ -1,6 +1,7 @@
 """Automatic column types: detect_column_types, make_multimodal_union(X),
 make_multimodal_pipeline."""
 
+import datetime
 import io
 import os
 import time
@@ -48,6 +49,7 @@ def table(tmp_path):
         "price": rng.normal(50, 10, N).round(2).tolist(),
         "stock": [str(v) for v in rng.integers(0, 9, N)],
         "sold": [f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}" for i in range(N)],
+        "made": [datetime.datetime(2020, 1, 1 + i, i % 24) for i in range(N)],
         "order": [f"order-{i:04d}" for i in range(N)],
         "shop": ["web"] * N,
         "empty": [None] * N,
@@ -64,12 +66,14 @@ def test_each_kind_and_its_reason(table, df_module):
         "price": "numeric",
         "stock": "numeric",
         "sold": "datetime",
+        "made": "datetime",
         "order": "drop",
         "shop": "drop",
         "empty": "drop",
     }
     assert types.reasons["photo"] == "10 of 10 sampled values decode as image"
     assert types.reasons["stock"] == "numbers stored as strings"
+    assert types.reasons["made"] == "dates"
     assert types.reasons["order"].startswith("24 distinct values in 24 rows")
     assert types.reasons["shop"] == "one value ('web') in every row"
     assert types.reasons["empty"] == "every value is missing"
@@ -168,7 +172,7 @@ def test_union_from_a_frame_with_explicit_blocks(table):
         "image": ["photo"],
         "text": ["review"],
         "numbers": ["price", "stock"],
-        "dates": ["sold"],
+        "dates": ["sold", "made"],
         "categories": ["colour"],
     }
     with pytest.raises(TypeError, match="need a DataFrame as the first argument"):
@@ -176,7 +180,7 @@ def test_union_from_a_frame_with_explicit_blocks(table):
 
 
 def test_tabular_blocks_fit_and_keep_missing_rows_apart(table, df_module):
-    columns = ["colour", "price", "stock", "sold"]
+    columns = ["colour", "price", "stock", "sold", "made"]
     data = {c: table[c] for c in columns}
     data["stock"] = [None, *data["stock"][1:]]
     X = df_module.DataFrame(data)
@@ -184,6 +188,7 @@ def test_tabular_blocks_fit_and_keep_missing_rows_apart(table, df_module):
     out = union.fit_transform(X)
     assert list(union.modalities_) == ["numbers", "dates", "categories"]
     assert "dates__sold_days" in out.columns and "dates__sold_month" in out.columns
+    assert "dates__made_hour" in out.columns
     assert not out.isna().any().any()  # imputed, standardised
     assert out["numbers__stock"].std() > 0
 

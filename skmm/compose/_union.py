@@ -304,7 +304,8 @@ def make_multimodal_union(
     types : mapping of str to str or ColumnTypes, default=None
         With a DataFrame: the kind of some columns ("image", "text", "audio",
         "video", "categorical", "numeric", "datetime", "drop"), or the whole
-        result of :func:`~skmm.detect_column_types`.
+        result of :func:`~skmm.detect_column_types` (called with its own
+        ``sample_size``, ``max_file_size`` or ``base`` for relative paths).
     encoders : mapping of str to transformer, default=None
         With a DataFrame: the transformer (cloned) of the image, text, audio or
         video block instead of the encoder's defaults.
@@ -368,10 +369,10 @@ def make_multimodal_union(
             n_jobs=n_jobs,
             verbose=verbose,
         )
-    if types is not None or encoders is not None:
+    if types is not None or encoders is not None or categories != "onehot":
         raise TypeError(
-            "make_multimodal_union: types= and encoders= need a DataFrame as the "
-            "first argument, whose column types are detected"
+            "make_multimodal_union: types=, encoders= and categories= need a "
+            "DataFrame as the first argument, whose column types are detected"
         )
     base = [_modality_of(trans) for trans, _ in transformers]
     counts = Counter(base)

@@ -233,3 +233,16 @@ def test_pipeline_head_and_task():
     assert type(ensemble[-1]).__name__ == "EnsembleClassifier"
     codes = dict((n, t) for n, t, _ in ensemble[0].transformers)["categories"]
     assert type(codes).__name__ == "CategoricalEncoder"  # native for the trees
+
+
+def test_a_detection_result_builds_the_union(tmp_path):
+    """detect_column_types with its own options (base=), then the union."""
+    write_photos(tmp_path / "photos", n=5)
+    X = pd.DataFrame({"photo": [f"photos/{i}.png" for i in range(5)]})
+    types = detect_column_types(X, base=tmp_path)
+    union = make_multimodal_union(
+        X, types=types, encoders={"image": tiny_image_encoder()}
+    )
+    assert [(name, columns) for name, _, columns in union.transformers] == [
+        ("image", ["photo"])
+    ]

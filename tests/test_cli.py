@@ -364,4 +364,5 @@ def test_help_shows_defaults_examples_and_every_option(capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "--head {linear,fusion,late,ensemble}" in out
     assert "(default: linear)" in out and "(default: model.joblib)" in out
+    assert "(0: none) (default: 0)" in out and "(default: False)" not in out
     assert "examples:\n  skmm fit train.csv --target label" in out

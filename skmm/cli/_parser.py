@@ -17,16 +17,24 @@ _FIT_EXAMPLES = """examples:
 """
 
 
-class _Formatter(argparse.RawDescriptionHelpFormatter):
+class _Formatter(argparse.HelpFormatter):
     """Examples kept as written; each option's default shown, where it has one."""
+
+    def _fill_text(self, text, width, indent):
+        if text.startswith("example"):  # the epilog: lines as written
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
 
     def _get_help_string(self, action):
         text = action.help or ""
         default = action.default
+        # Identity, not equality: a default of 0 is shown, False and None are not.
+        unset = default is None or default is False or default is argparse.SUPPRESS
         if (
             "%(default)" not in text
             and action.option_strings
-            and default not in (None, False, [], argparse.SUPPRESS)
+            and not unset
+            and default != []
         ):
             text += " (default: %(default)s)"
         return text
@@ -48,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Cross-validate single-modality pipelines, early fusion, late "
         "fusion and the neural fusion heads on one dataset; print the table and "
         "write a report folder (CSV, Markdown, PNG plots, the best model).",
+        formatter_class=_Formatter,
     )
     demo.add_argument(
         "--dataset",

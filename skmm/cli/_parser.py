@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="600 rows, 3 folds, 2 neural heads: under 2 minutes on 2 CPU cores",
     )
     demo.add_argument("--out", default="skmm_demo_report", help="report folder")
-    demo.add_argument("--device", default="auto", help="torch device (default auto)")
+    demo.add_argument("--device", default="auto", help="torch device")
     demo.add_argument("--n-samples", type=int, help="rows (default 1500)")
     demo.add_argument("--cv", type=int, help="folds (default 5; quick 3)")
     demo.add_argument("--cache", help="embedding cache folder (default OUT/cache)")

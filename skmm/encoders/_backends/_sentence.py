@@ -131,7 +131,7 @@ class SentenceModel(LoadedModel):
                 self.model.max_seq_length = saved_length
         return np.asarray(vectors, dtype=np.float32)
 
-    def export(self) -> dict[str, Any]:
+    def _export(self) -> dict[str, Any]:
         return {"backend": self.backend, "files": pack_directory(self.model.save)}
 
 

@@ -63,7 +63,7 @@ class TransformersAudioModel(LoadedModel):
         ]
         return torch.cat(outputs).numpy()
 
-    def export(self) -> dict[str, Any]:
+    def _export(self) -> dict[str, Any]:
         def save(directory: str) -> None:
             self.module.save_pretrained(directory)
             self.extractor.save_pretrained(directory)

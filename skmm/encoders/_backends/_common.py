@@ -22,6 +22,8 @@ from typing import Any, ClassVar, Protocol
 
 import torch
 
+from skmm._progress import quiet_third_party
+
 __all__ = [
     "Backend",
     "ExportedWeights",
@@ -128,9 +130,13 @@ def check_saved(saved: Any, backend: str) -> None:
 
 
 def pack_directory(save: Callable[[str], None]) -> dict[str, bytes]:
-    """The files that ``save(directory)`` writes, as ``{relative path: bytes}``."""
+    """The files that ``save(directory)`` writes, as ``{relative path: bytes}``.
+
+    transformers' "Writing model shards" bar is kept off the user's screen.
+    """
     with tempfile.TemporaryDirectory() as tmp:
-        save(tmp)
+        with quiet_third_party():
+            save(tmp)
         root = Path(tmp)
         return {
             str(p.relative_to(root)): p.read_bytes()

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from skmm._progress import quiet_third_party
 from skmm._torch import autocast
 from skmm.cache._keys import weights_digest
 from skmm.encoders._backends._common import (
@@ -139,7 +140,8 @@ def _sentence_model(source: str, device: str, name: str | None = None) -> Senten
     from sentence_transformers import SentenceTransformer
 
     try:
-        model = SentenceTransformer(source, device=device)
+        with quiet_third_party():  # transformers' "Loading weights" bar
+            model = SentenceTransformer(source, device=device)
     except OSError as exc:
         # Offline, a hub id that is not in the local cache: say which model and
         # what to do instead of the hub's generic message.

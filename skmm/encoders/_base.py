@@ -28,6 +28,7 @@ from sklearn.utils.validation import check_is_fitted
 from skmm._config import _check_cache_value, get_config
 from skmm._dataframe import column_values as _column_values
 from skmm._dataframe import row_labels
+from skmm._docs import DocLinkMixin
 from skmm._torch import (
     free_device_memory,
     is_out_of_memory,
@@ -145,7 +146,7 @@ def positive(kind: type) -> NumberInterval:
 NUM_WORKERS = [NumberInterval(Integral, 0, None, closed="left"), StrOptions({"auto"})]
 
 
-class BaseEncoder(TransformerMixin, BaseEstimator):
+class BaseEncoder(DocLinkMixin, TransformerMixin, BaseEstimator):
     """Base class of skmm's encoders: a column of raw values in, vectors out.
 
     Subclasses do the modality's own work: ``_make_backend`` (the model backend

@@ -189,19 +189,21 @@ class MemoryCache:
         keys : sequence of bytes
             Item keys, one per row of ``vectors``.
         vectors : ndarray of shape (len(keys), dim)
-            The vectors, stored as float32 copies.
+            The vectors, stored as float32 copies (one per row).
         description : str, optional
             Ignored (the disk cache stores it for inspection).
         """
         keys = list(keys)
-        vectors = np.array(vectors, dtype=np.float32, copy=True)
+        vectors = np.asarray(vectors, dtype=np.float32)
         if len(keys) != len(vectors):
             raise ValueError(f"{len(keys)} keys for {len(vectors)} vectors")
         size = (vectors.shape[1] * 4 if vectors.ndim == 2 else 0) + _ENTRY_OVERHEAD
         with self._lock:
             if size > self._max_bytes:
                 return
-            for key, vector in zip(keys, vectors, strict=True):
+            for key, row in zip(keys, vectors, strict=True):
+                # Its own copy: a view would keep the whole batch alive.
+                vector = row.copy()
                 vector.flags.writeable = False
                 old = self._entries.pop((fingerprint, key), None)
                 if old is not None:

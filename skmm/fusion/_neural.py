@@ -34,6 +34,7 @@ from skmm.compose._scaling import BlockScaler
 from skmm.fusion import _accelerate, _rows
 from skmm.fusion._modules import FUSION_PARAMETERS, FUSIONS
 from skmm.fusion._network import FusionNetwork, MultiTaskLoss
+from skmm.fusion._progress import TrainingFeedback
 from skmm.fusion._targets import ClassificationTarget, RegressionTarget
 
 __all__ = ["FusionClassifier", "FusionMultiTask", "FusionRegressor"]
@@ -225,6 +226,8 @@ class _BaseFusion(BaseEstimator):
                 stopper(monitor="valid_loss", patience=self.patience, load_best=True)
             ]
 
+        # An epoch bar with time left (verbose=0), or an uncoloured table off a tty.
+        callbacks = [*(callbacks or ()), TrainingFeedback(type(self).__name__)]
         tasks = [(e.kind, e.n_outputs) for e in encodings]
         with seeded(seed, self.device_):
             net_params = {

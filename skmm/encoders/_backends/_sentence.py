@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from skmm._progress import quiet_third_party
 from skmm._torch import autocast
 from skmm.cache._keys import weights_digest
 from skmm.encoders._backends._common import (
@@ -131,7 +132,7 @@ class SentenceModel(LoadedModel):
                 self.model.max_seq_length = saved_length
         return np.asarray(vectors, dtype=np.float32)
 
-    def export(self) -> dict[str, Any]:
+    def _export(self) -> dict[str, Any]:
         return {"backend": self.backend, "files": pack_directory(self.model.save)}
 
 
@@ -139,7 +140,8 @@ def _sentence_model(source: str, device: str, name: str | None = None) -> Senten
     from sentence_transformers import SentenceTransformer
 
     try:
-        model = SentenceTransformer(source, device=device)
+        with quiet_third_party():  # transformers' "Loading weights" bar
+            model = SentenceTransformer(source, device=device)
     except OSError as exc:
         # Offline, a hub id that is not in the local cache: say which model and
         # what to do instead of the hub's generic message.

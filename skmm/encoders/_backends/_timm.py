@@ -75,7 +75,7 @@ class TimmModel(LoadedModel):
                 outputs.append(self.module(chunk).float().cpu())
         return torch.cat(outputs).numpy()
 
-    def export(self) -> dict[str, Any]:
+    def _export(self) -> dict[str, Any]:
         state = {k: v.detach().cpu() for k, v in self.module.state_dict().items()}
         buffer = io.BytesIO()
         torch.save(state, buffer)

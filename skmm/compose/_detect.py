@@ -81,11 +81,11 @@ class ColumnTypes(Mapping):
     partial mapping) as ``types=`` to :func:`~skmm.make_multimodal_union` to use
     or override it.
 
-    Attributes
+    Parameters
     ----------
     types : dict of str to str
         Column to kind.
-    reasons : dict of str to str
+    reasons : dict of str to str, default={}
         Column to the reason of its kind.
 
     Examples
@@ -112,7 +112,17 @@ class ColumnTypes(Mapping):
         return len(self.types)
 
     def columns(self, kind: str) -> list[str]:
-        """The columns of one kind, in table order."""
+        """The columns of one kind, in table order.
+
+        Parameters
+        ----------
+        kind : str
+            One of :data:`KINDS`.
+
+        Returns
+        -------
+        columns : list of str
+        """
         return [c for c, k in self.types.items() if k == kind]
 
     def to_frame(self) -> pd.DataFrame:

@@ -11,6 +11,7 @@ from skmm.compose import CategoricalEncoder, MultimodalUnion, make_multimodal_un
 from skmm.crossmodal import CrossModalAligner, ZeroShotClassifier
 from skmm.encoders import AudioEncoder, ImageEncoder, TextEncoder, VideoEncoder
 from skmm.ensemble import EnsembleClassifier, EnsembleRegressor
+from skmm.finetune import FineTuneClassifier, FineTuneRegressor
 from skmm.fusion import (
     FusionClassifier,
     FusionMultiTask,
@@ -26,6 +27,8 @@ __all__ = [
     "EmbeddingCache",
     "EnsembleClassifier",
     "EnsembleRegressor",
+    "FineTuneClassifier",
+    "FineTuneRegressor",
     "FusionClassifier",
     "FusionMultiTask",
     "FusionRegressor",

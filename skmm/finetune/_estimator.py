@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import numbers
+import time
 from typing import Any
 
 import narwhals.stable.v1 as nw
@@ -372,6 +373,7 @@ class _BaseFineTune(BaseEstimator):
         history: list[dict] = []
         best, best_loss, waited = None, np.inf, 0
         for epoch in range(self.max_epochs):
+            started = time.perf_counter()
             warming = epoch < self.warmup_epochs
             train_backbones = bool(backbone_params) and not warming
             network.train()
@@ -412,6 +414,7 @@ class _BaseFineTune(BaseEstimator):
                     )
                 else:
                     waited += 1
+            record["seconds"] = time.perf_counter() - started
             history.append(record)
             if self.verbose:
                 print(record)
@@ -520,8 +523,9 @@ _DOC = """
     network_ : FusionNetwork
         The trained fusion network.
     history_ : list of dict
-        Per epoch: ``train_loss``, ``valid_loss`` (with early stopping) and
-        whether the backbones trained (``backbone_trained``).
+        Per epoch: ``train_loss``, ``valid_loss`` (with early stopping),
+        whether the backbones trained (``backbone_trained``) and its wall time
+        (``seconds``).
     n_epochs_ : int
     device_ : str"""
 

@@ -37,7 +37,7 @@ from skmm.cache._keys import fingerprint_of
 from skmm.encoders import ImageEncoder, TextEncoder
 from skmm.io import decode_image
 
-__all__ = ["Backbone", "n_blocks", "split_backbone"]
+__all__ = ["Backbone", "LoRALinear", "n_blocks", "split_backbone"]
 
 # The timm model classes whose forward the top reproduces: the name of their block
 # sequence and the modules that forward_features applies after it (forward_head
@@ -49,6 +49,53 @@ _TIMM_LAYOUTS = {
     "VisionTransformer": ("blocks", ("norm",)),
 }
 _TOLERANCE = 1e-3
+
+
+class LoRALinear(nn.Module):
+    """A frozen ``nn.Linear`` plus a trained low-rank update (Hu et al. 2021, LoRA):
+    ``y = W x + b + (alpha / r) B A x``, ``B`` zero at the start."""
+
+    def __init__(
+        self, base: nn.Linear, rank: int, alpha: float, generator: torch.Generator
+    ):
+        super().__init__()
+        self.base = base
+        self.scale = float(alpha) / rank
+        device = base.weight.device
+        a = torch.randn(rank, base.in_features, generator=generator)
+        self.a = nn.Parameter((a / base.in_features**0.5).to(device))
+        self.b = nn.Parameter(torch.zeros(base.out_features, rank, device=device))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.base(x) + (x @ self.a.T @ self.b.T) * self.scale
+
+    def merged(self) -> nn.Linear:
+        """The base layer with the update added to its weight."""
+        with torch.no_grad():
+            self.base.weight += self.scale * (self.b @ self.a)
+        return self.base
+
+
+def _inject_lora(
+    modules: Sequence[nn.Module], rank: int, generator: torch.Generator
+) -> list[LoRALinear]:
+    """Wrap every ``nn.Linear`` inside ``modules`` in a :class:`LoRALinear`."""
+    added = []
+    for root in modules:
+        for parent in list(root.modules()):
+            for name, child in list(parent.named_children()):
+                if isinstance(child, nn.Linear):
+                    wrapped = LoRALinear(child, rank, 2.0 * rank, generator)
+                    setattr(parent, name, wrapped)
+                    added.append(wrapped)
+    return added
+
+
+def _merge_lora(module: nn.Module) -> None:
+    for parent in list(module.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, LoRALinear):
+                setattr(parent, name, child.merged())
 
 
 class _Stop(Exception):
@@ -130,9 +177,22 @@ class Backbone:
         Blocks or layers to train, counted from the end, at least 1.
     device : str
         Where the copy lives and trains.
+    lora_rank : int or None, default=None
+        None: the top's weights train. An int: they stay frozen and rank-``r``
+        LoRA updates of its linear layers train instead, merged into the weights
+        by :meth:`trained_model`.
+    seed : int, default=0
+        Seeds the LoRA initialisation (a local generator).
     """
 
-    def __init__(self, encoder: Any, k: int, device: str):
+    def __init__(
+        self,
+        encoder: Any,
+        k: int,
+        device: str,
+        lora_rank: int | None = None,
+        seed: int = 0,
+    ):
         total = n_blocks(encoder)
         if not 1 <= k <= total:
             raise ValueError(
@@ -161,10 +221,22 @@ class Backbone:
                 *(getattr(self.module, name) for name in self._tail),
                 *self._after_sequence(),
             ]
-        self.parameters = [p for m in self._trained for p in m.parameters()]
+        self._check_split()
+        self.lora_rank = lora_rank
+        if lora_rank is None:
+            self.parameters = [p for m in self._trained for p in m.parameters()]
+        else:
+            generator = torch.Generator().manual_seed(int(seed))
+            added = _inject_lora(self._trained, int(lora_rank), generator)
+            if not added:
+                raise ValueError(
+                    f"lora_rank={lora_rank}: the last {self.k} blocks of "
+                    f"{type(encoder).__name__}({encoder.model!r}) have no linear "
+                    "layer to adapt; use lora_rank=None"
+                )
+            self.parameters = [p for m in added for p in (m.a, m.b)]
         for p in self.parameters:
             p.requires_grad_(True)
-        self._check_split()
 
     def _after_sequence(self) -> list[nn.Module]:
         """The timm modules after the block sequence and its tail (the head)."""
@@ -286,7 +358,11 @@ class Backbone:
                 p.copy_(state[str(i)])
 
     def trained_model(self) -> Any:
-        """The trained copy as a loaded model of the encoder's backend."""
+        """The trained copy as a loaded model of the encoder's backend (LoRA
+        updates merged into the weights: the plain architecture again)."""
+        if self.lora_rank is not None:
+            _merge_lora(self.module)
+            self.lora_rank = None
         return self.entry.with_module(self.module)
 
     # -- checks -------------------------------------------------------------------
@@ -320,12 +396,14 @@ class Backbone:
             )
 
 
-def split_backbone(encoder: Any, k: int, device: str) -> Backbone:
+def split_backbone(
+    encoder: Any, k: int, device: str, lora_rank: int | None = None, seed: int = 0
+) -> Backbone:
     """The :class:`Backbone` of a fitted image or text encoder, its last ``k``
-    blocks trainable."""
+    blocks trainable (or LoRA updates of their linear layers)."""
     if not isinstance(encoder, (ImageEncoder, TextEncoder)):
         raise TypeError(
             f"only ImageEncoder and TextEncoder can be fine-tuned, not "
             f"{type(encoder).__name__}"
         )
-    return Backbone(encoder, k, device)
+    return Backbone(encoder, k, device, lora_rank, seed)

@@ -114,6 +114,7 @@ class _BaseFineTune(BaseEstimator):
         **FUSION_PARAMETERS,
         "lr": [Interval(numbers.Real, 0, None, closed="neither")],
         "backbone_lr": [Interval(numbers.Real, 0, None, closed="left")],
+        "lora_rank": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "warmup_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
         "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -141,6 +142,7 @@ class _BaseFineTune(BaseEstimator):
         rank: int = 4,
         lr: float = 1e-3,
         backbone_lr: float = 1e-4,
+        lora_rank: int | None = None,
         warmup_epochs: int = 1,
         max_epochs: int = 10,
         batch_size: int = 32,
@@ -164,6 +166,7 @@ class _BaseFineTune(BaseEstimator):
         self.rank = rank
         self.lr = lr
         self.backbone_lr = backbone_lr
+        self.lora_rank = lora_rank
         self.warmup_epochs = warmup_epochs
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -258,7 +261,7 @@ class _BaseFineTune(BaseEstimator):
                     )
                 continue
             tuned[j] = self._prepare_block(
-                X, j, name, encoder, k, blocks[j], present[:, j]
+                X, j, name, encoder, k, blocks[j], present[:, j], seed
             )
             self.finetuned_blocks_.append(name)
 
@@ -283,8 +286,10 @@ class _BaseFineTune(BaseEstimator):
         self.n_epochs_ = len(self.history_)
         return self
 
-    def _prepare_block(self, X, j, name, encoder, k, block, present) -> _FineTuned:
-        backbone = split_backbone(encoder, k, self.device_)
+    def _prepare_block(
+        self, X, j, name, encoder, k, block, present, seed
+    ) -> _FineTuned:
+        backbone = split_backbone(encoder, k, self.device_, self.lora_rank, seed + j)
         columns = _columns_of(
             next(c for n, _, c in self.union_.transformers_ if n == name), X
         )
@@ -488,6 +493,13 @@ _DOC = """
         Learning rate of the trained backbone blocks (discriminative learning
         rates: pretrained weights move more slowly than the new head); 0 freezes
         them.
+    lora_rank : int or None, default=None
+        None: the top blocks' weights train. An int ``r``: they stay frozen and a
+        rank-``r`` LoRA update of each of their linear layers trains (transformer
+        text models and ViTs; a convnet's stages have no linear layer), merged
+        into the weights after fit, so the fitted encoder is the plain model.
+        With a cached prefix the saving is in optimizer state and trained
+        parameters, not in compute.
     warmup_epochs : int, default=1
         Epochs that train the head alone before the backbones join, so that a
         random head's gradients do not disturb the pretrained weights.

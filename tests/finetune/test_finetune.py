@@ -22,7 +22,13 @@ from skmm import (
     MultimodalUnion,
     TextEncoder,
 )
-from skmm.finetune import Backbone, clear_activation_store, n_blocks, split_backbone
+from skmm.finetune import (
+    Backbone,
+    LoRALinear,
+    clear_activation_store,
+    n_blocks,
+    split_backbone,
+)
 from skmm.fusion._modules import FUSIONS
 
 N = 24
@@ -257,3 +263,29 @@ def test_regressor(tiny_text_model):
         _union(tiny_text_model), max_epochs=2, device="cpu", random_state=0
     ).fit(X, target)
     assert model.predict(X).shape == (N,)
+
+
+def test_lora_trains_adapters_and_merges_them(tiny_text_model):
+    X, y = _frame()
+    encoder = TextEncoder(tiny_text_model, device="cpu").fit(X[["review"]])
+    plain = split_backbone(encoder, 1, "cpu")
+    lora = split_backbone(encoder, 1, "cpu", lora_rank=2)
+    assert (
+        0
+        < sum(p.numel() for p in lora.parameters)
+        < sum(p.numel() for p in plain.parameters)
+    )
+    model = _model(
+        tiny_text_model,
+        k={"text": 1},
+        lora_rank=2,
+        backbone_lr=1e-2,
+        early_stopping=False,
+    ).fit(X, y)
+    tuned = model.union_.named_transformers_["text"]
+    modules = tuned.model_.torch_module.modules()
+    assert not any(isinstance(m, LoRALinear) for m in modules)  # merged
+    fresh = clone(tuned).fit(X[["review"]])
+    assert tuned.model_.weights_digest() != fresh.model_.weights_digest()
+    with pytest.raises(ValueError, match="no linear layer"):
+        _model(tiny_text_model, k={"image": 1}, lora_rank=2).fit(X, y)

@@ -352,11 +352,14 @@ class _BaseFineTune(BaseEstimator):
             fusion_params=fusion_params,
         )
 
-    def _inputs(self, rows, tuned, scaled, present, *, grad: bool):
+    def _inputs(self, rows, tuned, scaled, present, *, grad: bool, pretrained: bool):
+        """The network's inputs of ``rows``. ``pretrained``: the backbones still
+        have their pretrained weights, so their output is the union's vectors
+        (``scaled``) and the tops need not run (the warm-up epochs)."""
         device = self.device_
         inputs = {"present": torch.as_tensor(present[rows]).to(device)}
         for j, block in enumerate(scaled):
-            if j in tuned:
+            if j in tuned and not pretrained:
                 with torch.set_grad_enabled(grad):
                     x = tuned[j].vectors(rows, device)
                 x = x * inputs["present"][:, j, None].to(x.dtype)
@@ -377,6 +380,7 @@ class _BaseFineTune(BaseEstimator):
         y = torch.as_tensor(targets, dtype=torch.float32)
         history: list[dict] = []
         best, best_loss, waited = None, np.inf, 0
+        trained_yet = False  # whether the backbones have left their pretrained weights
         for epoch in range(self.max_epochs):
             started = time.perf_counter()
             warming = epoch < self.warmup_epochs
@@ -389,7 +393,12 @@ class _BaseFineTune(BaseEstimator):
             for start in range(0, len(order), self.batch_size):
                 rows = order[start : start + self.batch_size]
                 inputs = self._inputs(
-                    rows, tuned, scaled, present, grad=train_backbones
+                    rows,
+                    tuned,
+                    scaled,
+                    present,
+                    grad=train_backbones,
+                    pretrained=not trained_yet and not train_backbones,
                 )
                 loss = criterion(network(**inputs), y[rows].to(self.device_))
                 optimizer.zero_grad(set_to_none=True)
@@ -397,6 +406,7 @@ class _BaseFineTune(BaseEstimator):
                 optimizer.step()
                 total += float(loss.detach()) * len(rows)
                 seen += len(rows)
+            trained_yet = trained_yet or train_backbones
             record = {"epoch": epoch + 1, "train_loss": total / max(seen, 1)}
             record["backbone_trained"] = train_backbones
             if valid is not None:
@@ -405,7 +415,14 @@ class _BaseFineTune(BaseEstimator):
                     losses = []
                     for start in range(0, len(valid), self.batch_size):
                         rows = valid[start : start + self.batch_size]
-                        inputs = self._inputs(rows, tuned, scaled, present, grad=False)
+                        inputs = self._inputs(
+                            rows,
+                            tuned,
+                            scaled,
+                            present,
+                            grad=False,
+                            pretrained=not trained_yet,
+                        )
                         out = network(**inputs)
                         losses.append(
                             float(criterion(out, y[rows].to(self.device_))) * len(rows)

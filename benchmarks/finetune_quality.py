@@ -106,6 +106,7 @@ def _run(task, union, X, y, Xt, yt, k, args, score):
 
 def reviews(args):
     n_train, n_test = (160, 300) if args.quick else (4000, 4000)
+    n_train, n_test = args.n_train or n_train, args.n_test or n_test
     X, y, Xt, yt = _reviews(n_train, n_test)
     encoder = TextEncoder(max_length=128, device=args.device, cache=args.cache)
     union = MultimodalUnion([("text", encoder, "text")])
@@ -116,17 +117,17 @@ def reviews(args):
         return f"F1 {f1:.3f}, PR AUC {average_precision_score(yt, proba):.3f}"
 
     print(f"reviews: {len(X)} train / {len(Xt)} test rows, {args.epochs} epochs")
-    times = {
-        k: _run("reviews", union, X, y, Xt, yt, k, args, score) for k in (0, 1, 2, 6)
-    }
+    ks = args.ks or [0, 1, 2, 6]
+    times = {k: _run("reviews", union, X, y, Xt, yt, k, args, score) for k in ks}
     for k in (1, 2):
-        print(
-            f"reviews: epoch time k={k} / every layer (k=6): {times[k] / times[6]:.3f}"
-        )
+        if k in times and 6 in times:
+            ratio = times[k] / times[6]
+            print(f"reviews: epoch time k={k} / every layer (k=6): {ratio:.3f}")
 
 
 def grocery(args):
     n_train, n_test = (120, 240) if args.quick else (2640, 2485)
+    n_train, n_test = args.n_train or n_train, args.n_test or n_test
     X, y, Xt, yt = _grocery(n_train, n_test)
     encoder = ImageEncoder(
         "tf_efficientnet_lite0",
@@ -140,13 +141,12 @@ def grocery(args):
         return f"balanced accuracy {balanced_accuracy_score(yt, model.predict(Xt)):.3f}"
 
     print(f"grocery: {len(X)} train / {len(Xt)} test photos, {args.epochs} epochs")
-    times = {
-        k: _run("grocery", union, X, y, Xt, yt, k, args, score) for k in (0, 1, 2, 7)
-    }
+    ks = args.ks or [0, 1, 2, 7]
+    times = {k: _run("grocery", union, X, y, Xt, yt, k, args, score) for k in ks}
     for k in (1, 2):
-        print(
-            f"grocery: epoch time k={k} / every stage (k=7): {times[k] / times[7]:.3f}"
-        )
+        if k in times and 7 in times:
+            ratio = times[k] / times[7]
+            print(f"grocery: epoch time k={k} / every stage (k=7): {ratio:.3f}")
 
 
 def main():
@@ -154,6 +154,12 @@ def main():
     parser.add_argument("--quick", action="store_true", help="a few hundred rows")
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--n-train", type=int, default=None)
+    parser.add_argument("--n-test", type=int, default=None)
+    parser.add_argument("--ks", type=int, nargs="+", default=None, help="k values")
+    parser.add_argument("--n-train", type=int, default=None)
+    parser.add_argument("--n-test", type=int, default=None)
+    parser.add_argument("--ks", type=int, nargs="+", default=None, help="k values")
     parser.add_argument(
         "--task", choices=["reviews", "grocery", "both"], default="both"
     )

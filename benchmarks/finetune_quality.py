@@ -157,9 +157,6 @@ def main():
     parser.add_argument("--n-train", type=int, default=None)
     parser.add_argument("--n-test", type=int, default=None)
     parser.add_argument("--ks", type=int, nargs="+", default=None, help="k values")
-    parser.add_argument("--n-train", type=int, default=None)
-    parser.add_argument("--n-test", type=int, default=None)
-    parser.add_argument("--ks", type=int, nargs="+", default=None, help="k values")
     parser.add_argument(
         "--task", choices=["reviews", "grocery", "both"], default="both"
     )

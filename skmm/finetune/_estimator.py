@@ -37,7 +37,13 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from skmm._dataframe import column_values, is_dataframe, to_numpy
-from skmm._torch import resolve_device, seed_from, seeded
+from skmm._torch import (
+    autocast,
+    resolve_device,
+    resolve_precision,
+    seed_from,
+    seeded,
+)
 from skmm.compose._blocks import infer_layout, split_blocks
 from skmm.compose._scaling import BlockScaler
 from skmm.encoders import ImageEncoder, TextEncoder, is_missing
@@ -123,6 +129,7 @@ class _BaseFineTune(BaseEstimator):
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
         "patience": [Interval(numbers.Integral, 1, None, closed="left")],
         "device": [str, torch.device],
+        "precision": [StrOptions({"auto", "fp32", "fp16", "bf16"})],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -151,6 +158,7 @@ class _BaseFineTune(BaseEstimator):
         validation_fraction: float = 0.1,
         patience: int = 3,
         device: str = "auto",
+        precision: str = "auto",
         random_state: Any = None,
         verbose: int = 0,
     ):
@@ -175,6 +183,7 @@ class _BaseFineTune(BaseEstimator):
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.device = device
+        self.precision = precision
         self.random_state = random_state
         self.verbose = verbose
 
@@ -244,6 +253,7 @@ class _BaseFineTune(BaseEstimator):
         self.scaler_ = BlockScaler().fit(blocks, present)
         scaled = self.scaler_.transform(blocks, present)
         self.device_ = resolve_device(self.device)
+        self.precision_ = resolve_precision(self.precision, self.device_)
         seed = seed_from(self.random_state)
 
         tuned: dict[int, _FineTuned] = {}
@@ -376,6 +386,10 @@ class _BaseFineTune(BaseEstimator):
         if backbone_params and self.backbone_lr > 0:
             groups.append({"params": backbone_params, "lr": self.backbone_lr})
         optimizer = torch.optim.AdamW(groups, weight_decay=self.weight_decay)
+        # fp16 needs loss scaling (its gradients underflow); bf16 and fp32 do not.
+        grad_scaler = torch.amp.GradScaler(
+            torch.device(self.device_).type, enabled=self.precision_ == "fp16"
+        )
         generator = np.random.default_rng(seed)
         y = torch.as_tensor(targets, dtype=torch.float32)
         history: list[dict] = []
@@ -392,18 +406,21 @@ class _BaseFineTune(BaseEstimator):
             total, seen = 0.0, 0
             for start in range(0, len(order), self.batch_size):
                 rows = order[start : start + self.batch_size]
-                inputs = self._inputs(
-                    rows,
-                    tuned,
-                    scaled,
-                    present,
-                    grad=train_backbones,
-                    pretrained=not trained_yet and not train_backbones,
-                )
-                loss = criterion(network(**inputs), y[rows].to(self.device_))
+                with autocast(self.device_, self.precision_):
+                    inputs = self._inputs(
+                        rows,
+                        tuned,
+                        scaled,
+                        present,
+                        grad=train_backbones,
+                        pretrained=not trained_yet and not train_backbones,
+                    )
+                    out = network(**inputs).float()
+                loss = criterion(out, y[rows].to(self.device_))
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+                grad_scaler.scale(loss).backward()
+                grad_scaler.step(optimizer)
+                grad_scaler.update()
                 total += float(loss.detach()) * len(rows)
                 seen += len(rows)
             trained_yet = trained_yet or train_backbones
@@ -423,7 +440,7 @@ class _BaseFineTune(BaseEstimator):
                             grad=False,
                             pretrained=not trained_yet,
                         )
-                        out = network(**inputs)
+                        out = network(**inputs).float()
                         losses.append(
                             float(criterion(out, y[rows].to(self.device_))) * len(rows)
                         )
@@ -530,6 +547,10 @@ _DOC = """
     patience : int, default=3
     device : str, default="auto"
         Where the trained copies of the backbones and the head train.
+    precision : {"auto", "fp32", "fp16", "bf16"}, default="auto"
+        Autocast precision of training (the weights stay float32). "auto": bf16
+        on CUDA devices that support it, else fp16 (with loss scaling) on CUDA,
+        fp32 on CPU and MPS.
     random_state : int, RandomState or None, default=None
         Seeds initialisation, shuffling, dropout and the validation split,
         without changing torch's or numpy's global random state.
@@ -556,7 +577,8 @@ _DOC = """
         whether the backbones trained (``backbone_trained``) and its wall time
         (``seconds``).
     n_epochs_ : int
-    device_ : str"""
+    device_ : str
+    precision_ : str"""
 
 
 class FineTuneClassifier(ClassifierMixin, _BaseFineTune):

@@ -298,3 +298,20 @@ def test_lora_trains_adapters_and_merges_them(tiny_text_model):
     assert tuned.model_.weights_digest() != fresh.model_.weights_digest()
     with pytest.raises(ValueError, match="no linear layer"):
         _model(tiny_text_model, k={"image": 1}, lora_rank=2).fit(X, y)
+
+
+def test_bf16_autocast_trains_on_cpu(tiny_text_model):
+    X, y = _frame()
+    model = _model(
+        tiny_text_model, precision="bf16", max_epochs=2, early_stopping=False
+    ).fit(X, y)
+    assert model.precision_ == "bf16"
+    assert np.isfinite(model.history_[-1]["train_loss"])
+    assert np.isfinite(model.predict_proba(X)).all()
+
+
+def test_bad_value_names_column_and_row(tiny_text_model):
+    X, y = _frame()
+    X.loc[5, "photo"] = "/no/such/photo.jpg"
+    with pytest.raises(ValueError, match=r"column 'photo', row 5.*no/such/photo"):
+        _model(tiny_text_model).fit(X, y)

@@ -53,7 +53,18 @@ _TOLERANCE = 1e-3
 
 class LoRALinear(nn.Module):
     """A frozen ``nn.Linear`` plus a trained low-rank update (Hu et al. 2021, LoRA):
-    ``y = W x + b + (alpha / r) B A x``, ``B`` zero at the start."""
+    ``y = W x + b + (alpha / r) B A x``, ``B`` zero at the start.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skmm.finetune import LoRALinear
+    >>> base = torch.nn.Linear(4, 3)
+    >>> lora = LoRALinear(base, 2, 4.0, torch.Generator().manual_seed(0))
+    >>> x = torch.ones(1, 4)
+    >>> bool(torch.equal(lora(x), base(x)))  # B = 0: the base layer at first
+    True
+    """
 
     def __init__(
         self, base: nn.Linear, rank: int, alpha: float, generator: torch.Generator
@@ -400,7 +411,22 @@ def split_backbone(
     encoder: Any, k: int, device: str, lora_rank: int | None = None, seed: int = 0
 ) -> Backbone:
     """The :class:`Backbone` of a fitted image or text encoder, its last ``k``
-    blocks trainable (or LoRA updates of their linear layers)."""
+    blocks trainable (or LoRA updates of their linear layers).
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from skmm import ImageEncoder
+    >>> from skmm.finetune import split_backbone
+    >>> images = [np.zeros((24, 24, 3), dtype=np.uint8)]
+    >>> encoder = ImageEncoder("test_vit", pretrained=False, device="cpu").fit(images)
+    >>> backbone = split_backbone(encoder, 1, "cpu")
+    >>> activations = backbone.prefix(images)  # computed once, then cached
+    >>> with torch.no_grad():
+    ...     vectors = backbone.top(activations).numpy()
+    >>> bool(np.allclose(vectors, encoder.transform(images), atol=1e-5))
+    True
+    """
     if not isinstance(encoder, (ImageEncoder, TextEncoder)):
         raise TypeError(
             f"only ImageEncoder and TextEncoder can be fine-tuned, not "

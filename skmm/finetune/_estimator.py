@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import numbers
 import time
+import warnings
 from typing import Any
 
 import narwhals.stable.v1 as nw
@@ -39,6 +40,8 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from skmm._dataframe import column_values, is_dataframe, to_numpy
 from skmm._torch import (
     autocast,
+    free_device_memory,
+    is_out_of_memory,
     resolve_device,
     resolve_precision,
     seed_from,
@@ -47,6 +50,7 @@ from skmm._torch import (
 from skmm.compose._blocks import infer_layout, split_blocks
 from skmm.compose._scaling import BlockScaler
 from skmm.encoders import ImageEncoder, TextEncoder, is_missing
+from skmm.exceptions import OutOfMemoryWarning
 from skmm.finetune._backbones import Backbone, split_backbone
 from skmm.finetune._store import prefix_activations
 from skmm.fusion._modules import FUSION_PARAMETERS, FUSIONS
@@ -255,6 +259,7 @@ class _BaseFineTune(BaseEstimator):
         self.device_ = resolve_device(self.device)
         self.precision_ = resolve_precision(self.precision, self.device_)
         seed = seed_from(self.random_state)
+        self.batch_size_ = int(self.batch_size)
 
         tuned: dict[int, _FineTuned] = {}
         self.finetuned_blocks_ = []
@@ -404,21 +409,29 @@ class _BaseFineTune(BaseEstimator):
                 b.backbone.train_mode()
             order = generator.permutation(train)
             total, seen = 0.0, 0
-            for start in range(0, len(order), self.batch_size):
-                rows = order[start : start + self.batch_size]
-                with autocast(self.device_, self.precision_):
-                    inputs = self._inputs(
-                        rows,
-                        tuned,
-                        scaled,
-                        present,
-                        grad=train_backbones,
-                        pretrained=not trained_yet and not train_backbones,
-                    )
-                    out = network(**inputs).float()
-                loss = criterion(out, y[rows].to(self.device_))
-                optimizer.zero_grad(set_to_none=True)
-                grad_scaler.scale(loss).backward()
+            while seen < len(order):
+                rows = order[seen : seen + self.batch_size_]
+                try:
+                    with autocast(self.device_, self.precision_):
+                        inputs = self._inputs(
+                            rows,
+                            tuned,
+                            scaled,
+                            present,
+                            grad=train_backbones,
+                            pretrained=not trained_yet and not train_backbones,
+                        )
+                        out = network(**inputs).float()
+                    loss = criterion(out, y[rows].to(self.device_))
+                    optimizer.zero_grad(set_to_none=True)
+                    grad_scaler.scale(loss).backward()
+                except Exception as exc:
+                    if not is_out_of_memory(exc) or self.batch_size_ <= 1:
+                        raise
+                    del exc
+                    optimizer.zero_grad(set_to_none=True)
+                    self._halve_batch_size()
+                    continue
                 grad_scaler.step(optimizer)
                 grad_scaler.update()
                 total += float(loss.detach()) * len(rows)
@@ -430,8 +443,8 @@ class _BaseFineTune(BaseEstimator):
                 network.eval()
                 with torch.no_grad():
                     losses = []
-                    for start in range(0, len(valid), self.batch_size):
-                        rows = valid[start : start + self.batch_size]
+                    for start in range(0, len(valid), self.batch_size_):
+                        rows = valid[start : start + self.batch_size_]
                         inputs = self._inputs(
                             rows,
                             tuned,
@@ -464,6 +477,19 @@ class _BaseFineTune(BaseEstimator):
             for j, state in best[1].items():
                 tuned[j].backbone.load_state(state)
         return history
+
+    def _halve_batch_size(self) -> None:
+        """After a device out-of-memory error: halve ``batch_size_`` (the batch is
+        then retried, and the rest of training keeps the smaller size)."""
+        old = self.batch_size_
+        self.batch_size_ = max(1, old // 2)
+        free_device_memory(self.device_)
+        warnings.warn(
+            f"{type(self).__name__}: {self.device_} ran out of memory at batch size "
+            f"{old}; retrying with {self.batch_size_}",
+            OutOfMemoryWarning,
+            stacklevel=4,
+        )
 
     # -- predict --------------------------------------------------------------------
     def _outputs(self, X) -> np.ndarray:
@@ -538,6 +564,8 @@ _DOC = """
         Epochs that train the head alone before the backbones join, so that a
         random head's gradients do not disturb the pretrained weights.
     max_epochs, batch_size, weight_decay : int, int, float, default=10, 32, 1e-4
+        On a device out-of-memory error the batch is halved and retried (an
+        ``OutOfMemoryWarning`` says so); ``batch_size_`` keeps the size in use.
     early_stopping : bool, default=True
         Hold out ``validation_fraction`` of the rows (stratified for a
         classifier), stop when the validation loss has not improved for
@@ -577,6 +605,9 @@ _DOC = """
         whether the backbones trained (``backbone_trained``) and its wall time
         (``seconds``).
     n_epochs_ : int
+    batch_size_ : int
+        The training batch size in the end (smaller than ``batch_size`` after an
+        out-of-memory error).
     device_ : str
     precision_ : str"""
 

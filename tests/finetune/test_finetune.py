@@ -22,6 +22,7 @@ from skmm import (
     MultimodalUnion,
     TextEncoder,
 )
+from skmm.exceptions import OutOfMemoryWarning
 from skmm.finetune import (
     Backbone,
     LoRALinear,
@@ -315,3 +316,25 @@ def test_bad_value_names_column_and_row(tiny_text_model):
     X.loc[5, "photo"] = "/no/such/photo.jpg"
     with pytest.raises(ValueError, match=r"column 'photo', row 5.*no/such/photo"):
         _model(tiny_text_model).fit(X, y)
+
+
+def test_out_of_memory_halves_the_batch(monkeypatch, tiny_text_model):
+    top = Backbone.top
+
+    def small_device(self, activations):
+        if len(activations) > 6:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return top(self, activations)
+
+    monkeypatch.setattr(Backbone, "top", small_device)
+    X, y = _frame()
+    model = _model(
+        tiny_text_model, batch_size=24, warmup_epochs=0, early_stopping=False
+    )
+    with pytest.warns(OutOfMemoryWarning) as caught:
+        model.fit(X, y)
+    assert [str(w.message).split(": ", 1)[1] for w in caught] == [
+        "cpu ran out of memory at batch size 24; retrying with 12",
+        "cpu ran out of memory at batch size 12; retrying with 6",
+    ]
+    assert model.batch_size_ == 6 and model.n_epochs_ == 3

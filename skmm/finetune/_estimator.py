@@ -658,15 +658,50 @@ class FineTuneClassifier(ClassifierMixin, _BaseFineTune):
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y) -> FineTuneClassifier:
-        """Fit the union, then train the backbones' tops and the head."""
+        """Fit the union, then train the backbones' tops and the head.
+
+        Parameters
+        ----------
+        X : DataFrame (pandas or polars)
+            The raw table, with the columns the union's transformers take (None or
+            NaN where a row lacks a modality).
+        y : array-like of shape (n_samples,)
+            Class labels.
+
+        Returns
+        -------
+        self : FineTuneClassifier
+        """
         return self._fit(X, y)
 
     def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities, columns in the order of ``classes_``."""
+        """Class probabilities, columns in the order of ``classes_``.
+
+        Parameters
+        ----------
+        X : DataFrame (pandas or polars)
+            The raw table, with the columns the union's transformers take (None or
+            NaN where a row lacks a modality).
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
         return self._encoding.predict_proba(self._outputs(X))
 
     def predict(self, X) -> np.ndarray:
-        """The most probable class of each row."""
+        """The most probable class of each row.
+
+        Parameters
+        ----------
+        X : DataFrame (pandas or polars)
+            The raw table, with the columns the union's transformers take (None or
+            NaN where a row lacks a modality).
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
         return self._encoding.predict(self._outputs(X))
 
 
@@ -708,10 +743,34 @@ class FineTuneRegressor(RegressorMixin, _BaseFineTune):
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y) -> FineTuneRegressor:
-        """Fit the union, then train the backbones' tops and the head."""
+        """Fit the union, then train the backbones' tops and the head.
+
+        Parameters
+        ----------
+        X : DataFrame (pandas or polars)
+            The raw table, with the columns the union's transformers take (None or
+            NaN where a row lacks a modality).
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Targets.
+
+        Returns
+        -------
+        self : FineTuneRegressor
+        """
         return self._fit(X, y)
 
     def predict(self, X) -> np.ndarray:
-        """Predicted targets: 1-D for a 1-D ``y``."""
+        """Predicted targets: 1-D for a 1-D ``y``.
+
+        Parameters
+        ----------
+        X : DataFrame (pandas or polars)
+            The raw table, with the columns the union's transformers take (None or
+            NaN where a row lacks a modality).
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_targets)
+        """
         out = self._encoding.predict(self._outputs(X))
         return out[:, 0] if self._y_1d else out

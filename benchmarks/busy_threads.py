@@ -4,7 +4,10 @@ and with every core kept busy by spinning processes that this script starts.
 
 Run WITHOUT ``OMP_NUM_THREADS=1`` (it would make torch's default one thread too)::
 
-    python benchmarks/busy_threads.py            # [n_rows=3000] [repeat=3], ~3 min
+    python benchmarks/busy_threads.py     # [n_rows=2000] [max_epochs=3] [repeat=2]
+
+About 8 minutes on a 2-core machine that other work keeps at load 6-8: torch's
+default threads are that slow there.
 
 The input is demo-sized and synthetic: two 384-wide embedding blocks (as MiniLM's)
 and four tabular columns, three classes.
@@ -38,10 +41,10 @@ def frame(n: int, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
     return pd.DataFrame(columns), y
 
 
-def fit_predict(X, y, n_threads) -> float:
+def fit_predict(X, y, n_threads, max_epochs) -> float:
     start = time.perf_counter()
     head = FusionClassifier(
-        max_epochs=15,
+        max_epochs=max_epochs,
         early_stopping=False,
         random_state=0,
         device="cpu",
@@ -59,13 +62,16 @@ def spinners(n: int) -> list[subprocess.Popen]:
     ]
 
 
-def main(n_rows: int = 3000, repeat: int = 3) -> None:
+def main(n_rows: int = 2000, max_epochs: int = 3, repeat: int = 2) -> None:
     X, y = frame(n_rows)
     cores = os.cpu_count() or 1
     default = torch.get_num_threads()
-    print(f"{n_rows} rows, widths 384 + 384 + 4; torch default threads {default}")
+    print(
+        f"{n_rows} rows, widths 384 + 384 + 4, {max_epochs} epochs, fit + "
+        f"predict_proba; torch default threads {default}"
+    )
     configs = {f"torch default ({default} threads)": default, "n_threads=None": None}
-    fit_predict(X[:200], y[:200], None)  # warm-up: imports, first allocations
+    fit_predict(X[:200], y[:200], None, 1)  # warm-up: imports, first allocations
     results = {}
     for state in ("idle", "busy"):
         procs = spinners(cores) if state == "busy" else []
@@ -75,7 +81,7 @@ def main(n_rows: int = 3000, repeat: int = 3) -> None:
             for name, n_threads in configs.items():
                 times = []
                 for _ in range(repeat):
-                    times.append(fit_predict(X, y, n_threads))
+                    times.append(fit_predict(X, y, n_threads, max_epochs))
                     assert torch.get_num_threads() == default
                 results[state, name] = times
                 runs = ", ".join(f"{t:.2f}" for t in times)

@@ -900,17 +900,23 @@ class FusionMultiTask(_BaseFusion):
 
     def score(self, X, y, sample_weight=None) -> float:
         """Mean over targets of accuracy (classification) and R^2 (regression),
-        each on the rows where that target is known."""
+        each on the rows where that target is known (weighted by
+        ``sample_weight``, when given)."""
         names, columns = self._target_columns(y)
         if names != self.targets_:
             raise ValueError(f"y has targets {names}; fitted on {self.targets_}")
         pred = self.predict(X)
+        if sample_weight is not None:
+            sample_weight = check_sample_weight(sample_weight, len(pred))
         scores = []
         for name, col in zip(names, columns, strict=True):
             known = ~pd.isna(pd.Series(col, dtype=object)).to_numpy()
             truth, guess = col[known], pred[name].to_numpy()[known]
+            w = None if sample_weight is None else sample_weight[known]
             if self.task_types_[name] == "classification":
-                scores.append(accuracy_score(truth.astype(guess.dtype), guess))
+                scores.append(
+                    accuracy_score(truth.astype(guess.dtype), guess, sample_weight=w)
+                )
             else:
-                scores.append(r2_score(truth.astype(float), guess))
+                scores.append(r2_score(truth.astype(float), guess, sample_weight=w))
         return float(np.mean(scores))

@@ -111,6 +111,12 @@ def test_multi_task_weights_every_task():
     params = {**FAST, "max_epochs": 30, "early_stopping": False}
     plain = FusionMultiTask(**params).fit(X, y)
     weighted = FusionMultiTask(**params).fit(X, y, sample_weight=w)
+    # score weighs the rows too: 0/1 weights score the rows weighted 1
+    half = np.arange(len(y)) < 80
+    X_half = {k: v[half] for k, v in X.items()}
+    assert weighted.score(X, y, sample_weight=half) == pytest.approx(
+        weighted.score(X_half, y[half])
+    )
     assert (
         weighted.predict_proba(X)["label"][:, 1].mean()
         > plain.predict_proba(X)["label"][:, 1].mean() + 0.05

@@ -7,10 +7,18 @@ The public API is re-exported here; the implementation lives in private modules.
 from skmm._version import __version__  # isort: skip
 from skmm._config import config_context, get_config, set_config
 from skmm.cache import EmbeddingCache
-from skmm.compose import CategoricalEncoder, MultimodalUnion, make_multimodal_union
+from skmm.compose import (
+    CategoricalEncoder,
+    ColumnTypes,
+    MultimodalUnion,
+    detect_column_types,
+    make_multimodal_pipeline,
+    make_multimodal_union,
+)
 from skmm.crossmodal import CrossModalAligner, ZeroShotClassifier
 from skmm.encoders import AudioEncoder, ImageEncoder, TextEncoder, VideoEncoder
 from skmm.ensemble import EnsembleClassifier, EnsembleRegressor
+from skmm.finetune import FineTuneClassifier, FineTuneRegressor
 from skmm.fusion import (
     FusionClassifier,
     FusionMultiTask,
@@ -22,10 +30,13 @@ from skmm.fusion import (
 __all__ = [
     "AudioEncoder",
     "CategoricalEncoder",
+    "ColumnTypes",
     "CrossModalAligner",
     "EmbeddingCache",
     "EnsembleClassifier",
     "EnsembleRegressor",
+    "FineTuneClassifier",
+    "FineTuneRegressor",
     "FusionClassifier",
     "FusionMultiTask",
     "FusionRegressor",
@@ -38,7 +49,9 @@ __all__ = [
     "ZeroShotClassifier",
     "__version__",
     "config_context",
+    "detect_column_types",
     "get_config",
+    "make_multimodal_pipeline",
     "make_multimodal_union",
     "set_config",
 ]

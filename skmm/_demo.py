@@ -29,6 +29,7 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from skmm._config import config_context
 from skmm.cache import open_cache
 from skmm.compose import CategoricalEncoder, MultimodalUnion
 from skmm.encoders import TextEncoder
@@ -279,7 +280,7 @@ def _methods(
             make_pipeline(
                 union(names, native=True),
                 EnsembleClassifier(
-                    cv=3 if quick else 5,
+                    cv=2 if quick else 5,
                     scoring=task.scoring,
                     class_weight=task.class_weight,
                     device=device,
@@ -392,7 +393,12 @@ def run_demo(
     n_samples = n_samples or (quick_rows if quick else full_rows)
     cv = cv or (3 if quick else 5)
     out_dir = None if out is None else Path(out)
-    with tempfile.TemporaryDirectory(prefix="skmm-demo-") as scratch:
+    # progress=False also quiets the heads' epoch bars, which follow the setting.
+    quiet = {} if progress else {"progress": False}
+    with (
+        tempfile.TemporaryDirectory(prefix="skmm-demo-") as scratch,
+        config_context(**quiet),
+    ):
         if cache is None:
             cache = (out_dir / "cache") if out_dir is not None else Path(scratch)
         return _run(

@@ -43,6 +43,28 @@ def resolve_device(device: str | torch.device, *, fallback: bool = False) -> str
     a saved model is loaded), a device this machine lacks becomes the CPU instead of
     an error.
 
+    Parameters
+    ----------
+    device : str or torch.device
+        ``"auto"``, or any torch device name (``"cpu"``, ``"cuda"``, ``"cuda:1"``,
+        ``"mps"``).
+    fallback : bool, default=False
+        What to do with a device this machine lacks: ``True`` returns ``"cpu"``,
+        ``False`` raises ``ValueError``.
+
+    Returns
+    -------
+    device : str
+        The device to use: for ``"auto"`` one of ``"cuda"``, ``"mps"`` and
+        ``"cpu"``; an available device comes back as its name (``"cuda:1"``); an
+        unavailable one as ``"cpu"`` with ``fallback``.
+
+    Raises
+    ------
+    ValueError
+        When ``device`` is not a torch device name, or (without ``fallback``) is
+        not available here.
+
     Examples
     --------
     >>> from skmm._torch import resolve_device
@@ -85,6 +107,24 @@ def resolve_precision(precision: str, device: str) -> str:
     other CUDA devices, and fp32 elsewhere (CPU, MPS), where reduced precision is
     rarely faster for inference.
 
+    Parameters
+    ----------
+    precision : {"auto", "fp32", "fp16", "bf16"}
+        The requested precision; anything but ``"auto"`` is returned as it is,
+        whatever the device.
+    device : str
+        A resolved device (see :func:`resolve_device`); only its type matters.
+
+    Returns
+    -------
+    precision : {"fp32", "fp16", "bf16"}
+        The precision to run in, for :func:`autocast`.
+
+    Raises
+    ------
+    ValueError
+        When ``precision`` is not one of the four options.
+
     Examples
     --------
     >>> from skmm._torch import resolve_precision
@@ -108,6 +148,20 @@ def autocast(device: str, precision: str) -> contextlib.AbstractContextManager:
 
     fp32 is no autocast at all; fp16 and bf16 run the model's matrix products and
     convolutions in that type (``torch.autocast``), the weights staying in fp32.
+
+    Parameters
+    ----------
+    device : str
+        The device the model runs on; its type (``"cuda"``, ``"cpu"``, ...) is the
+        autocast device type.
+    precision : {"fp32", "fp16", "bf16"}
+        A resolved precision (see :func:`resolve_precision`).
+
+    Returns
+    -------
+    context : context manager
+        ``contextlib.nullcontext()`` for fp32, else a ``torch.autocast`` context
+        in float16 or bfloat16.
 
     Examples
     --------
@@ -151,6 +205,18 @@ def seeded(seed: int, device: str = "cpu") -> Iterator[None]:
 
 def is_out_of_memory(error: BaseException) -> bool:
     """Whether ``error`` is a device out-of-memory error (CUDA, or MPS's message).
+
+    Parameters
+    ----------
+    error : BaseException
+        The exception caught around a forward pass.
+
+    Returns
+    -------
+    bool
+        True for a ``torch.OutOfMemoryError`` (``torch.cuda.OutOfMemoryError``)
+        and for a plain ``RuntimeError`` whose message says "MPS backend out of
+        memory"; False otherwise, including other errors that mention memory.
 
     Examples
     --------

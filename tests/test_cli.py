@@ -282,3 +282,87 @@ def test_ensemble_head_reads_raw_numbers_and_native_categories(
     assert board.loc["ensemble", "score"] >= board["score"].drop("ensemble").max()
     predicted = model.predict(frame.drop(columns="label"))
     assert (predicted == frame["label"]).mean() > 0.9
+
+
+def test_fit_with_no_column_flags_detects_photos_text_and_numbers(
+    table, tmp_path, capsys, monkeypatch
+):
+    """A newcomer's first try: no --image-col, no --text-col."""
+    path, frame = table
+    monkeypatch.chdir(tmp_path.parent)  # paths are relative to the table's folder
+    model_path = tmp_path / "model.joblib"
+    argv = ["fit", str(path), "--target", "label", "--out", str(model_path)]
+    assert main(argv + TINY[:-1]) == 0  # with progress bars, saved with the model
+    err = capsys.readouterr().err
+    assert "column 'photo': image (10 of 10 sampled values decode as image)" in err
+    assert "column 'review': text (free text" in err
+    assert "column 'id' left out: 40 distinct values in 40 rows" in err
+    assert "--text-col photo" not in err
+    assert "blocks: image, text, numbers, categories; head: linear" in err
+
+    # evaluate: the default metrics and a report per class; the metrics asked
+    # for; --quiet: no message, no progress bar of skmm's.
+    assert main(["evaluate", str(model_path), str(path), "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert "loading" in err and "ImageEncoder" in err
+    result = json.loads(out)
+    assert set(result) == {
+        "accuracy",
+        "balanced_accuracy",
+        "f1_macro",
+        "roc_auc",
+        "n_rows",
+        "per_class",
+    }
+    assert result["per_class"]["yes"]["support"] == 20
+    assert result["accuracy"] >= 0.9
+    argv = ["evaluate", str(model_path), str(path), "--quiet"]
+    assert main(argv + ["--metric", "f1_macro", "--metric", "log_loss"]) == 0
+    out, err = capsys.readouterr()
+    assert "loading" not in err and "ImageEncoder" not in err
+    lines = out.splitlines()
+    assert [line.split()[0] for line in lines[:3]] == ["f1_macro", "log_loss", "n_rows"]
+    assert lines[4].split() == ["class", "precision", "recall", "f1-score", "support"]
+    assert [line.split()[0] for line in lines[5:]] == ["no", "yes"]
+    assert [int(line.split()[-1]) for line in lines[5:]] == [20, 20]
+
+
+def test_quiet_and_metric_errors(tmp_path, capsys):
+    data = tmp_path / "data.csv"
+    pd.DataFrame({"size": np.arange(30.0), "label": ["a", "b", "c"] * 10}).to_csv(
+        data, index=False
+    )
+    model_path = tmp_path / "model.joblib"
+    assert main(["fit", str(data), "--target", "label", "--out", str(model_path)]) == 0
+    capsys.readouterr()
+    argv = ["evaluate", str(model_path), str(data), "--metric", "r2"]
+    assert main(argv) == 2
+    assert "--metric r2 is not a classification metric" in capsys.readouterr().err
+    for command in ("predict", "evaluate"):
+        assert main([command, str(model_path), str(data)]) == 0
+        assert "loading" in capsys.readouterr().err
+        assert main([command, str(model_path), str(data), "--quiet"]) == 0
+        assert capsys.readouterr().err == ""
+
+
+def test_help_shows_defaults_examples_and_every_option(capsys, monkeypatch):
+    import argparse
+
+    monkeypatch.setenv("COLUMNS", "200")
+    from skmm.cli._parser import build_parser
+
+    parser = build_parser()
+    commands = next(
+        a for a in parser._actions if isinstance(a, argparse._SubParsersAction)
+    )
+    for name, sub in commands.choices.items():
+        for action in sub._actions:
+            if not isinstance(action, argparse._HelpAction):
+                assert action.help, f"skmm {name} {action.dest} has no help"
+    with pytest.raises(SystemExit):
+        main(["fit", "--help"])
+    out = capsys.readouterr().out
+    assert "--head {linear,fusion,late,ensemble}" in out
+    assert "(default: linear)" in out and "(default: model.joblib)" in out
+    assert "(0: none) (default: 0)" in out and "(default: False)" not in out
+    assert "examples:\n  skmm fit train.csv --target label" in out

@@ -48,7 +48,39 @@ _SCHEMA = (
 class CacheInfo(NamedTuple):
     """Counters of one cache handle in this process (as ``functools`` has them).
 
-    ``hits`` and ``misses`` count item lookups, ``writes`` the vectors stored.
+    Returned by :meth:`EmbeddingCache.cache_info`; a named tuple, so it also
+    unpacks as ``hits, misses, writes``. The counters start at zero when the
+    handle is created (or unpickled) and after :meth:`EmbeddingCache.reset_info`;
+    the clones of an encoder share its handle, hence its counters.
+
+    Parameters
+    ----------
+    hits : int
+        Item lookups that found a stored vector of the requested width with a
+        valid checksum.
+    misses : int
+        Item lookups that did not: not stored, stored at another width, damaged or
+        without a checksum, or the cache unreadable.
+    writes : int
+        Vectors handed to successful :meth:`EmbeddingCache.put_many` calls; an
+        item already stored counts too, although it keeps its vector. Nothing is
+        counted when the cache is read-only or disabled.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from skmm.cache import EmbeddingCache
+    >>> cache = EmbeddingCache(tempfile.mkdtemp())
+    >>> keys = [cache.item_key("a"), cache.item_key("b")]
+    >>> found, _ = cache.get_many("my-encoder", keys, dim=2)  # two misses
+    >>> cache.put_many("my-encoder", keys, np.zeros((2, 2), dtype=np.float32))
+    >>> found, _ = cache.get_many("my-encoder", keys, dim=2)  # two hits
+    >>> hits, misses, writes = cache.cache_info()
+    >>> hits, misses, writes
+    (2, 2, 2)
+    >>> cache.cache_info().hits / (hits + misses)
+    0.5
     """
 
     hits: int

@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from skmm import config_context
 from skmm.cli._common import CommandError
 from skmm.cli._parser import build_parser
 
@@ -37,8 +38,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
+    quiet = getattr(args, "quiet", False) or getattr(args, "no_progress", False)
     try:
-        return args.run(args)
+        # --quiet / --no-progress: no bar anywhere, the heads' epoch bars included.
+        with config_context(**({"progress": False} if quiet else {})):
+            return args.run(args)
     except CommandError as exc:
         print(f"skmm {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -17,7 +17,7 @@ from pathlib import Path
 from skmm.cli._common import CommandError, echo
 from skmm.cli._files import load_model, save_model
 from skmm.cli._model import build_model, evaluate_model, prepare_inputs
-from skmm.cli._table import read_table, resolve_paths
+from skmm.cli._table import read_table
 
 __all__ = ["demo", "evaluate", "fit", "predict"]
 
@@ -60,11 +60,6 @@ def fit(args: argparse.Namespace) -> int:
 
     table = read_table(args.data)
     source = str(args.data)
-    table = resolve_paths(
-        table,
-        [c for c in args.image_col + args.audio_col + args.video_col if c in table],
-        Path(args.data).resolve().parent,
-    )
     with tempfile.TemporaryDirectory(prefix="skmm-fit-") as scratch:
         # Cross-validation refits the encoders' pipeline on every fold: with a
         # cache (a temporary one unless --cache) each item is encoded once.
@@ -76,6 +71,9 @@ def fit(args: argparse.Namespace) -> int:
             text_cols=args.text_col,
             audio_cols=args.audio_col,
             video_cols=args.video_col,
+            categorical_cols=args.categorical_col,
+            numeric_cols=args.numeric_col,
+            datetime_cols=args.datetime_col,
             drop=args.drop,
             task=args.task,
             head=args.head,
@@ -87,6 +85,7 @@ def fit(args: argparse.Namespace) -> int:
             cache=cache,
             verbose=not args.quiet,
             random_state=args.random_state,
+            base=Path(args.data).resolve().parent,
             source=source,
         )
         for note in notes:
@@ -134,7 +133,9 @@ def predict(args: argparse.Namespace) -> int:
 
     if args.out is not None:
         _check_out(args.out)
-    model = load_model(args.model, log=echo)
+    say = _messages(args.quiet)
+    model = load_model(args.model, log=say)
+    _set_progress(model, not args.quiet)
     table = read_table(args.data)
     X = prepare_inputs(model, table, Path(args.data).resolve().parent, str(args.data))
     spec = model.skmm_spec_
@@ -168,8 +169,24 @@ def _check_out(out: str) -> None:
         raise CommandError(f"--out {out}: the folder {folder} is not writable")
 
 
+def _messages(quiet: bool):
+    """``echo``, or nothing with ``--quiet`` (errors are printed either way)."""
+    return (lambda line: None) if quiet else echo
+
+
+def _set_progress(model, on: bool) -> None:
+    """Progress bars of the saved model's encoders on or off."""
+    for transformer in model[0].named_transformers_.values():
+        steps = getattr(transformer, "steps", None)
+        for step in [transformer] if steps is None else [s for _, s in steps]:
+            if hasattr(step, "verbose") and hasattr(step, "modality"):
+                step.set_params(verbose=on)
+
+
 def evaluate(args: argparse.Namespace) -> int:
-    model = load_model(args.model, log=echo)
+    say = _messages(args.quiet)
+    model = load_model(args.model, log=say)
+    _set_progress(model, not args.quiet)
     table = read_table(args.data)
     spec = model.skmm_spec_
     if spec.target not in table.columns:
@@ -180,18 +197,26 @@ def evaluate(args: argparse.Namespace) -> int:
     if not known.all():
         rows = [str(i) for i in table.index[~known][:5]]
         more = ", ..." if (~known).sum() > 5 else ""
-        echo(
+        say(
             f"{int((~known).sum())} rows without a target left out "
             f"(rows {', '.join(rows)}{more})"
         )
     table = table.loc[known].reset_index(drop=True)
     X = prepare_inputs(model, table, Path(args.data).resolve().parent, str(args.data))
-    result = evaluate_model(model, X, table[spec.target])
+    result = evaluate_model(model, X, table[spec.target], metrics=args.metric)
     if args.json:
         print(json.dumps(result))
-    else:
-        for name, value in result.items():
+        return 0
+    per_class = result.pop("per_class", None)
+    for name, value in result.items():
+        print(f"{name:<18}{value:.4f}" if name != "n_rows" else f"{name:<18}{value}")
+    if per_class:
+        width = max(12, *(len(label) for label in per_class))
+        print()
+        print(f"{'class':<{width}}  precision  recall  f1-score  support")
+        for label, row in per_class.items():
             print(
-                f"{name:<18}{value:.4f}" if name != "n_rows" else f"{name:<18}{value}"
+                f"{label:<{width}}  {row['precision']:>9.3f}  {row['recall']:>6.3f}  "
+                f"{row['f1-score']:>8.3f}  {row['support']:>7d}"
             )
     return 0

@@ -1,36 +1,45 @@
 """The model of ``skmm fit``: the pipeline built for a table, and its metrics.
 
-A table (CSV, TSV or parquet) with a target column, columns that hold images, text,
-audio or video (named on the command line), and any other columns (numbers and
-categories, detected and preprocessed as scikit-learn users would). ``fit`` saves
+A table (CSV, TSV or parquet) with a target column and input columns whose kinds
+(images, text, audio, video, numbers, dates, categories, columns to leave out) are
+detected by :func:`skmm.detect_column_types` unless named on the command line; the
+pipeline is the one :func:`skmm.make_multimodal_pipeline` builds. ``fit`` saves
 one scikit-learn ``Pipeline`` (see :mod:`skmm.cli._files`): ``joblib.load`` gives a
 model that ``predict`` works on in Python too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.pipeline import make_pipeline
 
 from skmm.cli._common import CommandError
 from skmm.cli._table import _check_columns, resolve_paths
 
-__all__ = ["MEDIA", "Spec", "build_model", "evaluate_model", "prepare_inputs"]
+__all__ = [
+    "CLASSIFICATION_METRICS",
+    "MEDIA",
+    "REGRESSION_METRICS",
+    "TABULAR",
+    "Spec",
+    "build_model",
+    "evaluate_model",
+    "prepare_inputs",
+]
 
 #: Media kinds: command-line option -> modality name.
 MEDIA = {"image": "image", "text": "text", "audio": "audio", "video": "video"}
+#: Tabular kinds: command-line option -> detected kind.
+TABULAR = {"categorical": "categorical", "numeric": "numeric", "datetime": "datetime"}
 # Media whose values are file paths, resolved against the table's folder.
 _PATH_MEDIA = ("image", "audio", "video")
-# A string column whose values are all distinct, or with more distinct values than
-# this share of its rows and more than _MAX_CATEGORIES, is an identifier or free
-# text, not a category.
-_MAX_CATEGORIES = 50
-_ID_SHARE = 0.5
 
 
 @dataclass
@@ -43,6 +52,8 @@ class Spec:
     numbers: list[str]
     categories: list[str]
     dropped: dict[str, str]
+    # A class default: models saved before dates were read have none.
+    dates: Sequence[str] = ()
 
     @property
     def path_columns(self) -> list[str]:
@@ -51,46 +62,7 @@ class Spec:
     @property
     def inputs(self) -> list[str]:
         columns = [c for cols in self.media.values() for c in cols]
-        return columns + self.numbers + self.categories
-
-
-def _guess_task(y: pd.Series) -> str:
-    from sklearn.utils.multiclass import type_of_target
-
-    if not pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y):
-        return "classification"
-    kind = type_of_target(y.to_numpy())
-    if kind in ("binary", "multiclass") and y.nunique() <= 20:
-        return "classification"
-    return "regression"
-
-
-def _split_other_columns(
-    table: pd.DataFrame, columns: Sequence[str]
-) -> tuple[list[str], list[str], dict[str, str]]:
-    numbers, categories, dropped = [], [], {}
-    n_rows = len(table)
-    for column in columns:
-        values = table[column]
-        if values.isna().all():
-            dropped[column] = "every value is missing"
-        elif pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(
-            values
-        ):
-            numbers.append(column)
-        elif pd.api.types.is_datetime64_any_dtype(values):
-            dropped[column] = "a date (turn it into numbers to use it)"
-        else:
-            distinct = values.nunique()
-            unique = distinct == values.notna().sum() and distinct > 10
-            if unique or (distinct > _MAX_CATEGORIES and distinct > _ID_SHARE * n_rows):
-                dropped[column] = (
-                    f"{distinct} distinct values in {n_rows} rows: an identifier or "
-                    f"free text (pass --text-col {column} to encode it as text)"
-                )
-            else:
-                categories.append(column)
-    return numbers, categories, dropped
+        return columns + self.numbers + list(self.dates) + self.categories
 
 
 def _categories_as_strings(X: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
@@ -114,6 +86,9 @@ def build_model(
     text_cols: Sequence[str] = (),
     audio_cols: Sequence[str] = (),
     video_cols: Sequence[str] = (),
+    categorical_cols: Sequence[str] = (),
+    numeric_cols: Sequence[str] = (),
+    datetime_cols: Sequence[str] = (),
     drop: Sequence[str] = (),
     task: str = "auto",
     head: str = "linear",
@@ -125,9 +100,15 @@ def build_model(
     cache: str | None = None,
     verbose: bool = True,
     random_state: int | None = 0,
+    base: str | os.PathLike | None = None,
     source: str = "the table",
 ):
     """Build the unfitted pipeline for ``skmm fit`` and check the table against it.
+
+    The columns not named are detected as Python's
+    :func:`~skmm.make_multimodal_pipeline` detects them
+    (:func:`~skmm.detect_column_types`), and the pipeline is built by the same
+    code: the detected union and the head.
 
     Parameters
     ----------
@@ -137,6 +118,8 @@ def build_model(
         The column to predict.
     image_cols, text_cols, audio_cols, video_cols : sequence of str
         Columns of each medium (image, audio and video hold file paths).
+    categorical_cols, numeric_cols, datetime_cols : sequence of str
+        Columns of each tabular kind.
     drop : sequence of str
         Columns to leave out.
     task : {"auto", "classification", "regression"}, default="auto"
@@ -162,6 +145,9 @@ def build_model(
         Progress bars while encoding.
     random_state : int, default=0
         Seed of the neural head.
+    base : str or PathLike, default=None
+        The folder that relative file paths are read from (the table's folder);
+        the paths of media columns are made relative to it.
     source : str
         How errors name the table.
 
@@ -173,7 +159,8 @@ def build_model(
     y : Series
     spec : Spec
     notes : list of str
-        What was decided (dropped columns and rows), for the user.
+        What was decided (each column's kind, dropped columns and rows), for the
+        user.
 
     Examples
     --------
@@ -185,37 +172,31 @@ def build_model(
     >>> spec.task, spec.numbers, spec.categories
     ('classification', ['size'], ['colour'])
     """
-    from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import LogisticRegression, RidgeCV
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
-    from skmm.compose import CategoricalEncoder, MultimodalUnion
+    from skmm.compose._detect import build_union, detect_column_types
+    from skmm.compose._pipeline import HEADS, default_head, guess_task
     from skmm.encoders import AudioEncoder, ImageEncoder, TextEncoder, VideoEncoder
-    from skmm.ensemble import EnsembleClassifier, EnsembleRegressor
-    from skmm.fusion import (
-        FusionClassifier,
-        FusionRegressor,
-        LateFusionClassifier,
-        LateFusionRegressor,
-    )
 
     _check_columns(table, [target], "--target", source)
-    media = {
+    named_kinds = {
         "image": list(image_cols),
         "text": list(text_cols),
         "audio": list(audio_cols),
         "video": list(video_cols),
+        "categorical": list(categorical_cols),
+        "numeric": list(numeric_cols),
+        "datetime": list(datetime_cols),
     }
-    for kind, columns in media.items():
+    for kind, columns in named_kinds.items():
         _check_columns(table, columns, f"--{kind}-col", source)
     _check_columns(table, drop, "--drop", source)
-    named = [c for cols in media.values() for c in cols]
+    named = [c for cols in named_kinds.values() for c in cols]
     if target in named:
         raise CommandError(f"column {target!r} is the target and an input")
     twice = sorted({c for c in named if named.count(c) > 1})
     if twice:
-        raise CommandError(f"column {twice[0]!r} is given as two kinds of media")
+        raise CommandError(f"column {twice[0]!r} is given as two kinds of columns")
+    if head not in HEADS:
+        raise CommandError(f"unknown head {head!r}: linear, fusion, late or ensemble")
 
     notes = []
     y = table[target]
@@ -229,7 +210,7 @@ def build_model(
     X = table.loc[~unknown].reset_index(drop=True)
     y = y.loc[~unknown].reset_index(drop=True)
     if task == "auto":
-        task = _guess_task(y)
+        task = guess_task(y)
     if task == "classification":
         counts = y.value_counts()
         if len(counts) < 2:
@@ -244,11 +225,23 @@ def build_model(
             f"{bad.index[0]} is {bad.iloc[0]!r}"
         )
 
-    others = [c for c in X.columns if c != target and c not in named and c not in drop]
-    numbers, categories, dropped = _split_other_columns(X, others)
-    for column, why in dropped.items():
-        notes.append(f"column {column!r} left out: {why}")
-    if not named and not numbers and not categories:
+    X = X.drop(columns=[target])
+    given = {c: kind for kind, cols in named_kinds.items() for c in cols}
+    given.update({c: "drop" for c in drop})
+    types = detect_column_types(X, types=given, base=base)
+    dropped = {}
+    for column, kind in types.items():
+        why = types.reasons[column]
+        if column in drop:
+            continue
+        if kind == "drop":
+            if "free text" in why:
+                why += f" (pass --text-col {column} to encode it as text)"
+            dropped[column] = why
+            notes.append(f"column {column!r} left out: {why}")
+        elif column not in given:
+            notes.append(f"column {column!r}: {kind} ({why})")
+    if all(kind == "drop" for kind in types.values()):
         raise CommandError(
             f"no input columns: name media with --image-col/--text-col/--audio-col/"
             f"--video-col, or keep some columns besides the target {target!r}"
@@ -260,83 +253,40 @@ def build_model(
     elif image_weights is not None:
         weights = image_weights
     common = {"device": device, "cache": cache, "verbose": verbose}
-    encoders: dict[str, Callable[[], Any]] = {
-        "image": lambda: ImageEncoder(image_model, pretrained=weights, **common),
-        "text": lambda: TextEncoder(text_model, **common),
-        "audio": lambda: AudioEncoder(image_model, pretrained=weights, **common),
-        "video": lambda: VideoEncoder(image_model, pretrained=weights, **common),
+    encoders = {
+        "image": ImageEncoder(image_model, pretrained=weights, **common),
+        "text": TextEncoder(text_model, **common),
+        "audio": AudioEncoder(image_model, pretrained=weights, **common),
+        "video": VideoEncoder(image_model, pretrained=weights, **common),
     }
-    blocks = [
-        (kind, encoders[kind](), columns) for kind, columns in media.items() if columns
-    ]
-    native = head == "ensemble"
-    if numbers:
-        # The ensemble's trees take raw numbers (NaN: missing) and its linear
-        # candidates standardise and impute them themselves.
-        blocks.append(
-            (
-                "numbers",
-                "passthrough"
-                if native
-                else make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
-                numbers,
-            )
-        )
-    if categories:
-        # Codes typed as categorical for the ensemble (trees split on them, its
-        # linear candidates one-hot encode them); one-hot columns otherwise.
-        blocks.append(
-            (
-                "categories",
-                CategoricalEncoder(min_frequency=5)
-                if native
-                else make_pipeline(
-                    SimpleImputer(strategy="constant", fill_value="missing"),
-                    OneHotEncoder(
-                        handle_unknown="ignore", min_frequency=5, sparse_output=False
-                    ),
-                ),
-                categories,
-            )
-        )
-    X = _categories_as_strings(X, categories)
-
-    classify = task == "classification"
-    if head == "linear":
-        estimator = (
-            LogisticRegression(max_iter=2000, class_weight="balanced")
-            if classify
-            else RidgeCV(alphas=np.logspace(-3, 3, 13))
-        )
-        estimator = make_pipeline(StandardScaler(), estimator)
-    elif head == "fusion":
-        cls = FusionClassifier if classify else FusionRegressor
-        extra = {"class_weight": "balanced"} if classify else {}
-        estimator = cls(fusion, device=device, random_state=random_state, **extra)
-    elif head == "late":
-        estimator = LateFusionClassifier() if classify else LateFusionRegressor()
-    elif head == "ensemble":
-        shared = {"device": device, "random_state": random_state, "verbose": verbose}
-        estimator = (
-            EnsembleClassifier(
-                class_weight="balanced", scoring="balanced_accuracy", **shared
-            )
-            if classify
-            else EnsembleRegressor(**shared)
-        )
-    else:
-        raise CommandError(f"unknown head {head!r}: linear, fusion, late or ensemble")
-    # Pandas output: the fusion heads read the blocks from the column prefixes.
-    union = MultimodalUnion(blocks, missing="indicator").set_output(transform="pandas")
+    # The ensemble's trees take raw numbers (NaN: missing) and categorical codes;
+    # its linear candidates standardise, impute and one-hot encode them.
+    union = build_union(
+        types,
+        encoders=encoders,
+        categories="native" if head == "ensemble" else "onehot",
+    )
+    estimator = default_head(
+        task,
+        head,
+        fusion=fusion,
+        device=device,
+        random_state=random_state,
+        verbose=verbose,
+    )
     model = make_pipeline(union, estimator)
     spec = Spec(
         target=target,
         task=task,
-        media={k: v for k, v in media.items() if v},
-        numbers=numbers,
-        categories=categories,
+        media={k: types.columns(k) for k in MEDIA if types.columns(k)},
+        numbers=types.columns("numeric"),
+        categories=types.columns("categorical"),
         dropped=dropped,
+        dates=types.columns("datetime"),
     )
+    if base is not None:
+        X = resolve_paths(X, spec.path_columns, base)
+    X = _categories_as_strings(X, spec.categories)
     return model, X[spec.inputs], y, spec, notes
 
 
@@ -350,36 +300,99 @@ def prepare_inputs(model, table: pd.DataFrame, base: Path, source: str) -> pd.Da
     return _categories_as_strings(X, spec.categories)
 
 
-def evaluate_model(model, X: pd.DataFrame, y: pd.Series) -> dict[str, float]:
-    """The metrics ``skmm evaluate`` prints.
+#: The metrics of ``skmm evaluate --metric``, computed from one prediction.
+CLASSIFICATION_METRICS = (
+    "accuracy",
+    "balanced_accuracy",
+    "f1_macro",
+    "f1_weighted",
+    "precision_macro",
+    "recall_macro",
+    "matthews_corrcoef",
+    "roc_auc",
+    "log_loss",
+)
+REGRESSION_METRICS = ("r2", "mae", "rmse", "mse", "median_ae", "mape")
+_DEFAULT_METRICS = {
+    "classification": ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc"),
+    "regression": ("r2", "mae", "rmse"),
+}
+
+
+def evaluate_model(
+    model, X: pd.DataFrame, y: pd.Series, metrics: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The metrics ``skmm evaluate`` prints, and a report per class.
 
     Classification: accuracy, balanced accuracy, macro F1, and ROC AUC (one vs
-    rest for several classes) when every class is present. Regression: R², mean
-    absolute error, root mean squared error.
+    rest for several classes) when every class is present, and ``per_class``
+    (precision, recall, F1 and support of each class). Regression: R², mean
+    absolute error, root mean squared error. ``metrics`` names others (see
+    :data:`CLASSIFICATION_METRICS`, :data:`REGRESSION_METRICS`). The model
+    predicts once.
     """
-    from sklearn import metrics
+    from sklearn import metrics as m
 
+    task = model.skmm_spec_.task
+    names = list(metrics) or list(_DEFAULT_METRICS[task])
+    allowed = CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
+    wrong = [name for name in names if name not in allowed]
+    if wrong:
+        raise CommandError(
+            f"--metric {wrong[0]} is not a {task} metric; {task} metrics: "
+            f"{', '.join(allowed)}"
+        )
     predicted = model.predict(X)
-    if model.skmm_spec_.task == "regression":
-        return {
-            "r2": metrics.r2_score(y, predicted),
-            "mae": metrics.mean_absolute_error(y, predicted),
-            "rmse": float(np.sqrt(metrics.mean_squared_error(y, predicted))),
-            "n_rows": len(y),
+    result: dict[str, Any] = {}
+    if task == "regression":
+        functions = {
+            "r2": m.r2_score,
+            "mae": m.mean_absolute_error,
+            "rmse": lambda a, b: np.sqrt(m.mean_squared_error(a, b)),
+            "mse": m.mean_squared_error,
+            "median_ae": m.median_absolute_error,
+            "mape": m.mean_absolute_percentage_error,
         }
-    result = {
-        "accuracy": metrics.accuracy_score(y, predicted),
-        "balanced_accuracy": metrics.balanced_accuracy_score(y, predicted),
-        "f1_macro": metrics.f1_score(y, predicted, average="macro"),
+        for name in names:
+            result[name] = float(functions[name](y, predicted))
+        result["n_rows"] = len(y)
+        return result
+    functions = {
+        "accuracy": m.accuracy_score,
+        "balanced_accuracy": m.balanced_accuracy_score,
+        "f1_macro": lambda a, b: m.f1_score(a, b, average="macro"),
+        "f1_weighted": lambda a, b: m.f1_score(a, b, average="weighted"),
+        "precision_macro": lambda a, b: m.precision_score(
+            a, b, average="macro", zero_division=0
+        ),
+        "recall_macro": lambda a, b: m.recall_score(a, b, average="macro"),
+        "matthews_corrcoef": m.matthews_corrcoef,
     }
     classes = model.classes_
-    if set(np.unique(y)) == set(classes):
+    every_class = set(np.unique(y)) == set(classes)
+    proba = None
+    if {"roc_auc", "log_loss"} & set(names) and (every_class or "log_loss" in names):
         proba = model.predict_proba(X)
-        if len(classes) == 2:
-            result["roc_auc"] = metrics.roc_auc_score(y == classes[1], proba[:, 1])
-        else:
-            result["roc_auc"] = metrics.roc_auc_score(
-                y, proba, multi_class="ovr", labels=classes
-            )
+    for name in names:
+        if name in functions:
+            result[name] = float(functions[name](y, predicted))
+        elif name == "log_loss":
+            result[name] = float(m.log_loss(y, proba, labels=classes))
+        elif every_class:  # roc_auc needs every class
+            if len(classes) == 2:
+                score = m.roc_auc_score(y == classes[1], proba[:, 1])
+            else:
+                score = m.roc_auc_score(y, proba, multi_class="ovr", labels=classes)
+            result[name] = float(score)
     result["n_rows"] = len(y)
-    return {k: float(v) if k != "n_rows" else int(v) for k, v in result.items()}
+    report = m.classification_report(
+        y, predicted, labels=classes, output_dict=True, zero_division=0
+    )
+    result["per_class"] = {
+        str(label): {
+            key: (int(value) if key == "support" else float(value))
+            for key, value in report[str(label)].items()
+        }
+        for label in classes
+    }
+    return result

@@ -5,12 +5,18 @@ from skmm.compose._categorical import (
     categorical_columns,
     category_codes,
 )
+from skmm.compose._detect import KINDS, ColumnTypes, detect_column_types
+from skmm.compose._pipeline import make_multimodal_pipeline
 from skmm.compose._union import MultimodalUnion, make_multimodal_union
 
 __all__ = [
+    "KINDS",
     "CategoricalEncoder",
+    "ColumnTypes",
     "MultimodalUnion",
     "categorical_columns",
     "category_codes",
+    "detect_column_types",
+    "make_multimodal_pipeline",
     "make_multimodal_union",
 ]

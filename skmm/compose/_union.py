@@ -12,6 +12,7 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils._set_output import _get_container_adapter
 from sklearn.utils.validation import check_is_fitted
 
+from skmm._dataframe import is_dataframe
 from skmm.compose._blocks import MISSING_INDICATOR
 from skmm.compose._categorical import CategoricalEncoder
 from skmm.encoders._base import BaseEncoder
@@ -153,9 +154,13 @@ class MultimodalUnion(ColumnTransformer):
         "missing": [StrOptions({"indicator", "nan"})],
     }
     _parameter_constraints.pop("verbose_feature_names_out")
+    _parameter_constraints.pop("force_int_remainder_cols", None)
 
     # The "{modality}__{feature}" names are the contract heads rely on.
     verbose_feature_names_out = True
+    # scikit-learn < 1.9 reads this parameter (removed in 1.9): the remainder's
+    # columns are kept as given, as newer releases always do.
+    force_int_remainder_cols = False
 
     def __init__(
         self,
@@ -244,6 +249,11 @@ class MultimodalUnion(ColumnTransformer):
 
     def _hstack(self, Xs, *, n_samples):
         blocks = self._output_blocks()
+        for X, (name, _) in zip(Xs, blocks, strict=True):
+            # scikit-learn < 1.7 names a dataframe output from the blocks' columns
+            # without get_feature_names_out.
+            if hasattr(X, "columns"):
+                _check_no_reserved_name(name, X.columns)
         Xs = [
             self._with_indicator(X) if self._indicates(trans) else X
             for X, (_, trans) in zip(Xs, blocks, strict=True)
@@ -270,19 +280,48 @@ def make_multimodal_union(
     sparse_threshold=0.3,
     n_jobs=None,
     verbose=False,
+    types=None,
+    encoders=None,
+    categories="onehot",
 ) -> MultimodalUnion:
-    """Build a :class:`MultimodalUnion` from ``(transformer, columns)`` pairs.
+    """Build a :class:`MultimodalUnion` from ``(transformer, columns)`` pairs, or
+    from a DataFrame whose column types are detected.
 
     Each block is named after its modality: an encoder's ``modality`` ("image",
     "text") or "tabular" for any other transformer; repeated names get ``-1``,
     ``-2``... suffixes.
 
+    Given a DataFrame first, ``make_multimodal_union(X)`` detects the kind of
+    each column (:func:`~skmm.detect_column_types`: images, audio and video by
+    decoding a sample, free text, categories, numbers, dates, columns to drop)
+    and builds one block per kind with its default transformer: ``image``,
+    ``text``, ``audio``, ``video`` (the modality's encoder with its defaults, or
+    ``encoders[kind]``), ``numbers`` (imputed, standardised), ``dates``
+    (expanded into numbers) and ``categories`` (one-hot). ``(transformer,
+    columns)`` pairs after ``X`` take their columns out of the detection;
+    ``types=`` sets the kind of some columns. The union writes pandas output, in
+    which the heads find the blocks. A frame is never a ``(transformer,
+    columns)`` pair, so the two forms cannot be mistaken for each other.
+
     Parameters
     ----------
-    *transformers : tuples of (transformer, columns)
+    *transformers : tuples of (transformer, columns), optionally after a DataFrame
         The transformers and the columns each one takes.
     remainder, missing, sparse_threshold, n_jobs, verbose
-        As in :class:`MultimodalUnion`.
+        As in :class:`MultimodalUnion` (``remainder`` and ``sparse_threshold``
+        are not used with a DataFrame: undetected columns are dropped).
+    types : mapping of str to str or ColumnTypes, default=None
+        With a DataFrame: the kind of some columns ("image", "text", "audio",
+        "video", "categorical", "numeric", "datetime", "drop"), or the whole
+        result of :func:`~skmm.detect_column_types` (called with its own
+        ``sample_size``, ``max_file_size`` or ``base`` for relative paths).
+    encoders : mapping of str to transformer, default=None
+        With a DataFrame: the transformer (cloned) of the image, text, audio or
+        video block instead of the encoder's defaults.
+    categories : {"onehot", "native"}, default="onehot"
+        With a DataFrame: one-hot columns (for every head), or raw numbers and a
+        :class:`~skmm.CategoricalEncoder` block whose codes typed as categorical
+        the ensemble's trees split on natively.
 
     Returns
     -------
@@ -300,7 +339,50 @@ def make_multimodal_union(
     ... )
     >>> [name for name, _, _ in union.transformers]
     ['image', 'text-1', 'text-2', 'tabular']
+
+    Detected from a DataFrame (``print(skmm.detect_column_types(X))`` shows why):
+
+    >>> import pandas as pd
+    >>> X = pd.DataFrame({"size": ["S", "M", "L", "M"], "price": [1.0, 2.0, 3.0, 4.0]})
+    >>> union = make_multimodal_union(X)
+    >>> [(name, columns) for name, _, columns in union.transformers]
+    [('numbers', ['price']), ('categories', ['size'])]
     """
+    if transformers and is_dataframe(transformers[0]):
+        from skmm.compose._detect import (
+            ColumnTypes,
+            build_union,
+            detect_column_types,
+        )
+
+        X, pairs = transformers[0], transformers[1:]
+        taken = {
+            str(c)
+            for _, cols in pairs
+            for c in ([cols] if _is_single_column(cols) else cols)
+        }
+        given = {**dict(types or {}), **dict.fromkeys(taken, "drop")}
+        detected = detect_column_types(X, types=given)
+        reasons = {
+            **detected.reasons,
+            **getattr(types, "reasons", {}),
+            **dict.fromkeys(taken, "has its own transformer"),
+        }
+        detected = ColumnTypes(detected.types, reasons)
+        return build_union(
+            detected,
+            pairs,
+            encoders=encoders,
+            categories=categories,
+            missing=missing,
+            n_jobs=n_jobs,
+            verbose=verbose,
+        )
+    if types is not None or encoders is not None or categories != "onehot":
+        raise TypeError(
+            "make_multimodal_union: types=, encoders= and categories= need a "
+            "DataFrame as the first argument, whose column types are detected"
+        )
     base = [_modality_of(trans) for trans, _ in transformers]
     counts = Counter(base)
     seen: Counter = Counter()

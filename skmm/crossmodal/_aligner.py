@@ -16,13 +16,12 @@ import torch.nn.functional as F
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.cross_decomposition import CCA, PLSCanonical
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 from skorch import NeuralNet
 from torch import nn
 
-from skmm._torch import resolve_device, seeded
+from skmm._torch import resolve_device, seed_from, seeded
 from skmm.compose._blocks import split_blocks, validate_modality_input
 from skmm.compose._scaling import BlockScaler
 from skmm.crossmodal._metrics import recall_at_k
@@ -416,9 +415,7 @@ class CrossModalAligner(TransformerMixin, BaseEstimator):
                 "both modalities; with y, a class must have items of both"
             )
         inputs = self._standardise(blocks, present, fit=True)
-        self._seed = int(
-            check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        )
+        self._seed = seed_from(self.random_state)
         self.temperature_ = float(self.temperature)
         for attr in ("net_", "estimator_", "components_", "n_epochs_"):
             self.__dict__.pop(attr, None)
@@ -565,7 +562,21 @@ class CrossModalAligner(TransformerMixin, BaseEstimator):
         return mean.astype(np.float32)
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
-        """``shared__{i}`` (``output="mean"``) or ``{modality}__{i}`` ("blocks")."""
+        """Names of the columns of :meth:`transform`.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Ignored: the names depend only on ``output``, ``n_components`` and
+            ``modalities_``. Accepted for scikit-learn's API.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+            ``shared__{i}`` for ``i < n_components`` (``output="mean"``), else
+            ``{modality}__{i}`` for each of ``modalities_`` in turn
+            (``output="blocks"``).
+        """
         check_is_fitted(self)
         if self.output == "blocks":
             names = [f"{m}__{i}" for m in self.modalities_ for i in range(self._n_out)]

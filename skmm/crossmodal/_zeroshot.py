@@ -133,17 +133,57 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def decision_function(self, X) -> np.ndarray:
-        """Cosine similarity of each item to each class, shape (n, n_classes)."""
+        """Cosine similarity of each item to each class.
+
+        Parameters
+        ----------
+        X : DataFrame, array-like or dict of str to array-like
+            Items in the aligner's input form (e.g. ``{"image": Z}``); each row
+            must hold at least one modality the aligner knows.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples, n_classes)
+            The dot product of each item's unit-length shared vector with each
+            row of ``class_embeddings_``, columns in the order of ``classes_``.
+        """
         check_is_fitted(self)
         return self._embed(X, "item") @ self.class_embeddings_.T
 
     def predict_proba(self, X) -> np.ndarray:
-        """Softmax of the cosine similarities over ``temperature_``."""
+        """Class probabilities: the softmax of the cosine similarities over
+        ``temperature_``.
+
+        Parameters
+        ----------
+        X : DataFrame, array-like or dict of str to array-like
+            Items in the aligner's input form (e.g. ``{"image": Z}``); each row
+            must hold at least one modality the aligner knows.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Each row sums to 1; columns in the order of ``classes_``. A lower
+            temperature makes them sharper; the argmax is :meth:`predict`'s class.
+        """
         logits = self.decision_function(X) / self.temperature_
         logits -= logits.max(axis=1, keepdims=True)
         proba = np.exp(logits)
         return proba / proba.sum(axis=1, keepdims=True)
 
     def predict(self, X) -> np.ndarray:
-        """The class whose description is nearest to each item."""
+        """The class whose description is nearest to each item.
+
+        Parameters
+        ----------
+        X : DataFrame, array-like or dict of str to array-like
+            Items in the aligner's input form (e.g. ``{"image": Z}``); each row
+            must hold at least one modality the aligner knows.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            The class of ``classes_`` with the highest cosine similarity
+            (:meth:`decision_function`) for each item.
+        """
         return self.classes_[np.argmax(self.decision_function(X), axis=1)]

@@ -340,14 +340,39 @@ class ParallelPostFit(MetaEstimatorMixin, BaseEstimator):
 
     @property
     def n_features_in_(self) -> int:
+        """Number of input columns of the fitted estimator.
+
+        Read from ``estimator_`` after ``fit``, else from the already fitted
+        ``estimator``; raises ``NotFittedError`` when neither is fitted.
+        """
         return self._fitted().n_features_in_
 
     @property
     def classes_(self) -> np.ndarray:
+        """Class labels of the fitted classifier.
+
+        Read from ``estimator_`` after ``fit``, else from the already fitted
+        ``estimator``; ``AttributeError`` for an estimator without ``classes_``
+        (a regressor or a transformer).
+        """
         return self._fitted().classes_
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
-        """Output feature names of the fitted estimator's ``transform``."""
+        """Output feature names of the fitted estimator's ``transform``.
+
+        These are the columns of a dask ``transform``'s output (unless
+        ``transform_meta`` is given).
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Passed to the fitted estimator's ``get_feature_names_out``.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+            What the fitted estimator's ``get_feature_names_out`` returns.
+        """
         return self._fitted().get_feature_names_out(input_features)
 
     # -- metadata --------------------------------------------------------------------

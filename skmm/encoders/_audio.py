@@ -15,6 +15,7 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch.utils.data import DataLoader, Dataset
 
+from skmm._progress import progress_bar
 from skmm._torch import resolve_num_workers
 from skmm.encoders._backends import (
     TimmBackend,
@@ -204,16 +205,19 @@ class AudioEncoder(BaseEncoder):
         on CPU and MPS, up to 4 on CUDA.
     precision : {"auto", "fp32", "fp16", "bf16"}, default="auto"
         Autocast precision of the forward pass (bf16/fp16 on CUDA under "auto").
-    cache : str, os.PathLike, EmbeddingCache, False or None, default=None
+    cache : str, os.PathLike, EmbeddingCache, MemoryCache, False or None
         An embedding cache: a clip already encoded with the same model and settings
-        is looked up by its content. None uses :func:`skmm.set_config`'s default.
+        is looked up by its content. None uses :func:`skmm.set_config`'s default
+        (the process's in-memory store unless set); False uses no cache.
     on_error : {"raise", "missing"}, default="raise"
         What a bad value does: raise a ``ValueError`` naming column, row and value,
         or count as missing (one ``UnreadableValuesWarning`` per call lists them).
     save_weights : bool, default=True
         Store the weights in the pickle (a saved model works offline).
-    verbose : bool, default=False
-        Show a progress bar while encoding.
+    verbose : bool or None, default=None
+        The progress bar while encoding (on stderr): None follows
+        :func:`skmm.set_config`'s ``progress`` (by default, a bar for more than
+        a few hundred items or a few seconds), True always shows it, False never.
 
     Attributes
     ----------
@@ -274,7 +278,7 @@ class AudioEncoder(BaseEncoder):
         cache: Any = None,
         on_error: str = "raise",
         save_weights: bool = True,
-        verbose: bool = False,
+        verbose: bool | None = None,
     ):
         self.model = model
         self.pretrained = pretrained
@@ -354,8 +358,6 @@ class AudioEncoder(BaseEncoder):
     def _encode(
         self, values: list, fail: Callable[[int, str], None]
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        from tqdm.auto import tqdm
-
         rate = self.model_sample_rate_
         length = max(1, round(float(self.max_seconds) * rate))
         dataset = _AudioDataset(values, self.sample_rate, rate, length, self.long_clips)
@@ -378,9 +380,7 @@ class AudioEncoder(BaseEncoder):
             def forward(windows: torch.Tensor) -> np.ndarray:
                 return self.model_.forward(windows, self.batch_size_, self.precision_)
 
-        with tqdm(
-            total=len(values), desc=type(self).__name__, disable=not self.verbose
-        ) as progress:
+        with progress_bar(len(values), type(self).__name__, self.verbose) as progress:
             yield from encode_stacks(
                 loader,
                 lambda windows: self._retry_on_oom(lambda: forward(windows)),

@@ -28,6 +28,7 @@ from sklearn.utils.validation import check_is_fitted
 from skmm._config import _check_cache_value, get_config
 from skmm._dataframe import column_values as _column_values
 from skmm._dataframe import row_labels
+from skmm._docs import DocLinkMixin
 from skmm._torch import (
     free_device_memory,
     is_out_of_memory,
@@ -35,7 +36,7 @@ from skmm._torch import (
     resolve_precision,
 )
 from skmm._version import __version__
-from skmm.cache import EmbeddingCache, open_cache
+from skmm.cache import EmbeddingCache, MemoryCache, default_memory_cache, open_cache
 from skmm.cache._keys import fingerprint_of
 from skmm.encoders._backends import Backend
 from skmm.exceptions import OutOfMemoryWarning, UnreadableValuesWarning
@@ -51,6 +52,18 @@ def is_missing(value: Any) -> bool:
 
     None, NaN, ``pd.NA`` and ``pd.NaT`` are missing; anything else, an empty string
     included, is a value.
+
+    Parameters
+    ----------
+    value : object
+        One cell of an encoder's input column.
+
+    Returns
+    -------
+    bool
+        True for None, ``pd.NA``, ``pd.NaT`` and a float (Python or numpy) NaN;
+        False for everything else (the encoder then reads ``value`` and raises, or
+        with ``on_error="missing"`` warns, if it cannot).
 
     Examples
     --------
@@ -145,7 +158,7 @@ def positive(kind: type) -> NumberInterval:
 NUM_WORKERS = [NumberInterval(Integral, 0, None, closed="left"), StrOptions({"auto"})]
 
 
-class BaseEncoder(TransformerMixin, BaseEstimator):
+class BaseEncoder(DocLinkMixin, TransformerMixin, BaseEstimator):
     """Base class of skmm's encoders: a column of raw values in, vectors out.
 
     Subclasses do the modality's own work: ``_make_backend`` (the model backend
@@ -159,12 +172,39 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
     ``ValueError`` naming the column, the row and the value, or, with
     ``on_error="missing"``, is treated as missing and reported in one warning.
 
-    With an embedding cache (the ``cache`` parameter, or the default of
-    :func:`skmm.set_config`), each item is looked up by its content first; only the
-    misses are decoded and encoded (each distinct one once), and their vectors are
-    stored batch by batch as they come, so an interrupted call keeps its finished
+    Each item is looked up by its content first in the embedding cache (the
+    ``cache`` parameter, else that of :func:`skmm.set_config`, by default the
+    process's in-memory store; ``cache=False`` for none); only the misses are
+    decoded and encoded (each distinct one once), and their vectors are stored
+    batch by batch as they come, so an interrupted call keeps its finished
     batches. The cache's encoder fingerprint is made of the backend's weights
     digest and the subclass's ``_output_params`` (what changes the vectors).
+
+    See Also
+    --------
+    ImageEncoder, TextEncoder, AudioEncoder, VideoEncoder : the concrete encoders.
+
+    Examples
+    --------
+    Every encoder is a ``BaseEncoder`` and reads its input the same way: here an
+    :class:`ImageEncoder` (a tiny random-weight timm model) encodes two columns of
+    a DataFrame, each into its own block of ``embedding_dim_`` features.
+
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from skmm.encoders import BaseEncoder, ImageEncoder
+    >>> enc = ImageEncoder("test_convnext", pretrained=False, device="cpu")
+    >>> isinstance(enc, BaseEncoder)
+    True
+    >>> image = np.zeros((32, 32, 3), dtype=np.uint8)
+    >>> photos = pd.DataFrame({"front": [image, image], "back": [image, None]})
+    >>> X = enc.fit_transform(photos)
+    >>> X.shape, enc.embedding_dim_
+    ((2, 128), 64)
+    >>> enc.get_feature_names_out()[[0, -1]].tolist()
+    ['front_0000', 'back_0063']
+    >>> bool(np.isnan(X[1, 64:]).all())  # the missing back photo
+    True
     """
 
     modality: ClassVar[str] = "unknown"
@@ -186,7 +226,7 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
         "cache": "no_validation",
         "on_error": [StrOptions({"raise", "missing"})],
         "save_weights": ["boolean"],
-        "verbose": ["verbose"],
+        "verbose": ["verbose", None],
     }
 
     # -- subclass hooks ---------------------------------------------------------
@@ -364,12 +404,16 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
         self.precision_ = resolve_precision(self.precision, self.device_)
 
     # -- cache ------------------------------------------------------------------
-    def _resolve_cache(self) -> EmbeddingCache | None:
-        """The cache of this call: the ``cache`` parameter, else the global one."""
+    def _resolve_cache(self) -> EmbeddingCache | MemoryCache | None:
+        """The cache of this call: the ``cache`` parameter, else the global one,
+        else (global None) the process's in-memory store; False is none."""
         cache = self.cache if self.cache is not None else get_config()["cache"]
-        if cache is None or cache is False:
+        if cache is False:
             return None
-        if isinstance(cache, EmbeddingCache):
+        if cache is None:
+            store = default_memory_cache()
+            return store if store.max_bytes > 0 else None
+        if isinstance(cache, (EmbeddingCache, MemoryCache)):
             return cache
         return open_cache(cache)
 
@@ -415,7 +459,7 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
         self,
         column: _Column,
         failures: list[str],
-        cache: EmbeddingCache | None = None,
+        cache: EmbeddingCache | MemoryCache | None = None,
         key: tuple[str, str] | None = None,
     ) -> np.ndarray:
         values = column.values
@@ -459,7 +503,7 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
         rows: list[int],
         out: np.ndarray,
         bad: Callable[[int, str], None],
-        cache: EmbeddingCache,
+        cache: EmbeddingCache | MemoryCache,
         key: tuple[str, str],
     ) -> None:
         """Fill ``out`` from the cache; decode and encode the misses, each distinct
@@ -531,9 +575,6 @@ class BaseEncoder(TransformerMixin, BaseEstimator):
     def __setstate__(self, state):
         saved = state.pop("_saved_weights", None)
         expected_digest = state.pop("_saved_weights_digest", None)
-        # Pickles from before these parameters existed.
-        state.setdefault("cache", None)
-        state.setdefault("precision", "auto")
         super().__setstate__(state)
         if "model_" in state:
             # A model saved on a GPU machine loads on the CPU of one without it.

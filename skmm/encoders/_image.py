@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from skmm._progress import progress_bar
 from skmm._torch import resolve_num_workers
 from skmm.encoders._backends import TimmBackend, TimmModel
 from skmm.encoders._base import NUM_WORKERS, BaseEncoder
@@ -83,11 +84,12 @@ class ImageEncoder(BaseEncoder):
     precision : {"auto", "fp32", "fp16", "bf16"}, default="auto"
         Autocast precision of the forward pass. "auto": bf16 on CUDA devices that
         support it, else fp16 on CUDA, fp32 on CPU and MPS. Outputs are float32.
-    cache : str, os.PathLike, EmbeddingCache, False or None, default=None
+    cache : str, os.PathLike, EmbeddingCache, MemoryCache, False or None
         An embedding cache (a directory or a :class:`~skmm.cache.EmbeddingCache`):
         an image already encoded by the same model and preprocessing is looked up
         by its content instead of decoded and encoded. None uses the default of
-        :func:`skmm.set_config` (no cache unless set); False uses no cache.
+        :func:`skmm.set_config` (the process's in-memory store unless set); False
+        uses no cache.
     on_error : {"raise", "missing"}, default="raise"
         What a bad value (missing file, undecodable file, wrong type) does: raise a
         ``ValueError`` naming column, row and value, or count as missing (one
@@ -95,8 +97,10 @@ class ImageEncoder(BaseEncoder):
     save_weights : bool, default=True
         Store the weights in the pickle, so that a saved model works offline and on
         another machine. False stores only the model name and reloads it.
-    verbose : bool, default=False
-        Show a progress bar while encoding.
+    verbose : bool or None, default=None
+        The progress bar while encoding (on stderr): None follows
+        :func:`skmm.set_config`'s ``progress`` (by default, a bar for more than
+        a few hundred items or a few seconds), True always shows it, False never.
 
     Attributes
     ----------
@@ -149,7 +153,7 @@ class ImageEncoder(BaseEncoder):
         cache: Any = None,
         on_error: str = "raise",
         save_weights: bool = True,
-        verbose: bool = False,
+        verbose: bool | None = None,
     ):
         self.model = model
         self.pretrained = pretrained
@@ -180,8 +184,6 @@ class ImageEncoder(BaseEncoder):
     def _encode(
         self, values: list, fail: Callable[[int, str], None]
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        from tqdm.auto import tqdm
-
         entry: TimmModel = self.model_
         on_gpu = torch.device(self.device_).type == "cuda"
         loader = DataLoader(
@@ -193,9 +195,7 @@ class ImageEncoder(BaseEncoder):
             # A local generator: the loader must not draw from the global RNG.
             generator=torch.Generator(),
         )
-        with tqdm(
-            total=len(values), desc=type(self).__name__, disable=not self.verbose
-        ) as progress:
+        with progress_bar(len(values), type(self).__name__, self.verbose) as progress:
             for positions, tensors, errors in loader:
                 for position, reason in errors:
                     fail(position, reason)

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 import numpy as np
 from sklearn.utils._param_validation import Interval
 
+from skmm._progress import progress_bar
 from skmm._torch import is_out_of_memory
 from skmm.encoders._backends import SentenceModel, SentenceTransformersBackend
 from skmm.encoders._base import BaseEncoder
@@ -60,11 +61,11 @@ class TextEncoder(BaseEncoder):
     precision : {"auto", "fp32", "fp16", "bf16"}, default="auto"
         Autocast precision of the forward pass. "auto": bf16 on CUDA devices that
         support it, else fp16 on CUDA, fp32 on CPU and MPS. Outputs are float32.
-    cache : str, os.PathLike, EmbeddingCache, False or None, default=None
+    cache : str, os.PathLike, EmbeddingCache, MemoryCache, False or None
         An embedding cache (a directory or a :class:`~skmm.cache.EmbeddingCache`):
         a text already encoded by the same model and parameters is looked up
-        instead of encoded. None uses the default of :func:`skmm.set_config` (no
-        cache unless set); False uses no cache.
+        instead of encoded. None uses the default of :func:`skmm.set_config` (the
+        process's in-memory store unless set); False uses no cache.
     on_error : {"raise", "missing"}, default="raise"
         What a bad value does (not a string, a string that is not valid Unicode
         such as a lone surrogate ``"\\ud800"``, or any text the tokenizer
@@ -73,8 +74,10 @@ class TextEncoder(BaseEncoder):
     save_weights : bool, default=True
         Store the model files in the pickle, so that a saved model works offline.
         False stores only the model name and reloads it.
-    verbose : bool, default=False
-        Show a progress bar while encoding.
+    verbose : bool or None, default=None
+        The progress bar while encoding (on stderr): None follows
+        :func:`skmm.set_config`'s ``progress`` (by default, a bar for more than
+        a few hundred items or a few seconds), True always shows it, False never.
 
     Attributes
     ----------
@@ -125,7 +128,7 @@ class TextEncoder(BaseEncoder):
         cache: Any = None,
         on_error: str = "raise",
         save_weights: bool = True,
-        verbose: bool = False,
+        verbose: bool | None = None,
     ):
         self.model = model
         self.normalize = normalize
@@ -172,8 +175,6 @@ class TextEncoder(BaseEncoder):
     def _encode(
         self, values: list, fail: Callable[[int, str], None]
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        from tqdm.auto import tqdm
-
         self._check_max_length()  # set_params(max_length=...) after fit
         unique = list(dict.fromkeys(values))
         slot = {text: i for i, text in enumerate(unique)}
@@ -189,9 +190,7 @@ class TextEncoder(BaseEncoder):
         rows_by_rank = np.argsort(row_rank, kind="stable")
         sorted_ranks = row_rank[rows_by_rank]
         chunk = max(_MIN_CHUNK, _CHUNK_BATCHES * self.batch_size_)
-        with tqdm(
-            total=len(unique), desc=type(self).__name__, disable=not self.verbose
-        ) as progress:
+        with progress_bar(len(unique), type(self).__name__, self.verbose) as progress:
             for start in range(0, len(unique), chunk):
                 texts = [unique[i] for i in order[start : start + chunk]]
                 vectors, rejected = self._encode_chunk(texts)

@@ -12,6 +12,7 @@ import torch
 from sklearn.utils._param_validation import StrOptions
 from torch.utils.data import DataLoader, Dataset
 
+from skmm._progress import progress_bar
 from skmm._torch import resolve_num_workers
 from skmm.encoders._backends import TimmBackend, TimmModel
 from skmm.encoders._base import NUM_WORKERS, BaseEncoder, positive
@@ -86,16 +87,19 @@ class VideoEncoder(BaseEncoder):
         DataLoader worker processes that decode videos while the model runs.
     precision : {"auto", "fp32", "fp16", "bf16"}, default="auto"
         Autocast precision of the forward pass.
-    cache : str, os.PathLike, EmbeddingCache, False or None, default=None
+    cache : str, os.PathLike, EmbeddingCache, MemoryCache, False or None
         An embedding cache: a video file already encoded with the same model and
-        sampling is looked up by its content.
+        sampling is looked up by its content. None uses :func:`skmm.set_config`'s
+        default (the process's in-memory store unless set); False uses no cache.
     on_error : {"raise", "missing"}, default="raise"
         What a bad value does: raise a ``ValueError`` naming column, row and value,
         or count as missing (one ``UnreadableValuesWarning`` per call lists them).
     save_weights : bool, default=True
         Store the weights in the pickle (a saved model works offline).
-    verbose : bool, default=False
-        Show a progress bar while encoding.
+    verbose : bool or None, default=None
+        The progress bar while encoding (on stderr): None follows
+        :func:`skmm.set_config`'s ``progress`` (by default, a bar for more than
+        a few hundred items or a few seconds), True always shows it, False never.
 
     Attributes
     ----------
@@ -147,7 +151,7 @@ class VideoEncoder(BaseEncoder):
         cache: Any = None,
         on_error: str = "raise",
         save_weights: bool = True,
-        verbose: bool = False,
+        verbose: bool | None = None,
     ):
         self.model = model
         self.pretrained = pretrained
@@ -188,6 +192,24 @@ class VideoEncoder(BaseEncoder):
         return check_video(value)
 
     def transform(self, X):
+        """Encode every video of every column: sample frames, encode them, pool.
+
+        ``pool`` is read at each call: changed with ``set_params`` after ``fit``,
+        it changes ``embedding_dim_`` (and the width of the output) without a new
+        fit, as no model is reloaded.
+
+        Parameters
+        ----------
+        X : DataFrame, Series, list or array, shape (n_samples,) or (n_samples, n_cols)
+            Paths to video files (``str`` or ``os.PathLike``), missing values
+            allowed, with the same columns as in ``fit``.
+
+        Returns
+        -------
+        X_out : ndarray of shape (n_samples, n_columns * embedding_dim_), float32
+            One pooled vector per video; a missing video (or, with
+            ``on_error="missing"``, a bad one) gives a row of NaN.
+        """
         # pool is a parameter: set_params(pool=...) after fit changes the width.
         if getattr(self, "model_", None) is not None:
             width = int(self.model_.dim)
@@ -197,8 +219,6 @@ class VideoEncoder(BaseEncoder):
     def _encode(
         self, values: list, fail: Callable[[int, str], None]
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        from tqdm.auto import tqdm
-
         entry: TimmModel = self.model_
         on_gpu = torch.device(self.device_).type == "cuda"
         fps = None if self.fps is None else float(self.fps)
@@ -218,9 +238,7 @@ class VideoEncoder(BaseEncoder):
                 lambda: entry.forward(batch, self.batch_size_, self.precision_)
             )
 
-        with tqdm(
-            total=len(values), desc=type(self).__name__, disable=not self.verbose
-        ) as progress:
+        with progress_bar(len(values), type(self).__name__, self.verbose) as progress:
             yield from encode_stacks(
                 loader, forward, lambda: self.batch_size_, self.pool, fail, progress
             )

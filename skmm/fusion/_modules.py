@@ -23,6 +23,7 @@ heads' signatures, which scikit-learn wants explicit).
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 from typing import ClassVar
@@ -47,7 +48,68 @@ _AT_LEAST_ONE = [Interval(numbers.Integral, 1, None, closed="left")]
 
 _NEG = -1e9  # a finite "minus infinity": keeps softmax NaN-free in half precision
 
+#: The constructor arguments beyond the common three, documented once.
+_EXTRA_PARAMETERS = {
+    "n_heads": "n_heads : int, default=4\n    Attention heads (dividing ``hidden``).",
+    "n_layers": "n_layers : int, default=1\n    Transformer encoder layers.",
+    "rank": "rank : int, default=4\n    Rank of the factorised fusion weights.",
+}
 
+_FORWARD_DOC = """Fuse the modality vectors of a batch.
+
+Parameters
+----------
+z : torch.Tensor of shape (batch, n_modalities, hidden)
+    Each block's projected representation.
+mask : torch.Tensor of bool, shape (batch, n_modalities)
+    True where the modality is present in the row.
+
+Returns
+-------
+h : torch.Tensor of shape (batch, out_dim)
+    The fused representation (``(batch, n_modalities, out_dim)`` for
+    :class:`LateFusion`, whose task heads average over the modalities).
+"""
+
+
+def _documented(cls: type[nn.Module]) -> type[nn.Module]:
+    """Complete a fusion module's docstring: its parameters, ``out_dim``, an example
+    (written once here for the seven types) and ``forward``'s docstring."""
+    extra = "".join(
+        "\n" + _EXTRA_PARAMETERS[name] for name in getattr(cls, "hyperparameters", {})
+    )
+    params = (
+        "n_modalities : int\n    Number of modalities (blocks).\n"
+        "hidden : int\n    Width of each modality's projected vector.\n"
+        "dropout : float, default=0.0\n    Dropout inside the module, where it has "
+        "layers." + extra
+    )
+    body = f"""
+
+Parameters
+----------
+{params}
+
+Attributes
+----------
+out_dim : int
+    Width of the fused representation.
+
+Examples
+--------
+>>> import torch
+>>> from skmm.fusion import {cls.__name__}
+>>> module = {cls.__name__}(n_modalities=2, hidden=8)
+>>> z, mask = torch.randn(3, 2, 8), torch.tensor([[1, 1], [1, 0], [0, 1]]).bool()
+>>> module(z, mask).shape[0]
+3
+"""
+    cls.__doc__ = inspect.cleandoc(cls.__doc__) + body
+    cls.forward.__doc__ = _FORWARD_DOC
+    return cls
+
+
+@_documented
 class ConcatFusion(nn.Module):
     """Concatenate the modality vectors.
 
@@ -64,6 +126,7 @@ class ConcatFusion(nn.Module):
         return z.flatten(1)
 
 
+@_documented
 class GatedFusion(nn.Module):
     """Gated multimodal unit, generalised to M modalities.
 
@@ -89,6 +152,7 @@ class GatedFusion(nn.Module):
         return (torch.softmax(logits, dim=1) * values).sum(dim=1)
 
 
+@_documented
 class AttentionFusion(nn.Module):
     """Additive attention over modalities.
 
@@ -111,6 +175,7 @@ class AttentionFusion(nn.Module):
         return (weights[:, :, None] * z).sum(dim=1)
 
 
+@_documented
 class TransformerFusion(nn.Module):
     """A small transformer encoder over one token per modality plus a CLS token.
 
@@ -171,6 +236,7 @@ def _tensor_width(n_modalities: int, hidden: int, budget: int = 4096) -> int:
     return max(2, min(hidden, width))
 
 
+@_documented
 class TensorFusion(nn.Module):
     """Tensor fusion: the outer product of ``[1; z_m]`` over modalities.
 
@@ -199,6 +265,7 @@ class TensorFusion(nn.Module):
         return self.out(product)
 
 
+@_documented
 class LowRankFusion(nn.Module):
     """Low-rank multimodal fusion.
 
@@ -229,6 +296,7 @@ class LowRankFusion(nn.Module):
         return torch.einsum("r,bro->bo", self.rank_weights, fused) + self.bias
 
 
+@_documented
 class LateFusion(nn.Module):
     """Late fusion: one small network per modality; the task heads behind it average
     the per-modality outputs over the present modalities.

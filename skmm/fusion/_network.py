@@ -22,31 +22,69 @@ __all__ = ["FusionNetwork", "MultiTaskLoss"]
 class FusionNetwork(nn.Module):
     """Projection, masking, fusion and task outputs in one module.
 
+    Each modality block has its own projection to ``hidden`` features (Linear ->
+    LayerNorm -> GELU -> Dropout); absent modalities are zeroed after it and masked
+    out of the fusion module; the fused representation goes through a shared trunk
+    (Linear -> GELU -> Dropout) and one linear layer holding every task's outputs.
+    With ``fusion="late"`` each modality has its own output layer instead, and the
+    outputs are averaged over the modalities present in the row. The neural heads
+    (:class:`~skmm.fusion.FusionClassifier`, ...) build and train it with skorch.
+
     Parameters
     ----------
     input_dims : sequence of int
-        Width of each modality block.
+        Width of each modality block, in the order of the blocks ``x0, x1, ...``.
     output_sizes : sequence of int
         Number of outputs of each task (classes for a classification task, targets
-        for a regression task).
-    fusion : str
-        A key of :data:`skmm.fusion._modules.FUSIONS`.
-    hidden : int
+        for a regression task); the network returns them side by side.
+    fusion : str, default="concat"
+        A key of :data:`skmm.fusion.FUSIONS`.
+    hidden : int, default=64
         Width of each modality's projection and of the trunk.
-    dropout : float
-        Dropout after each projection and in the trunk.
-    modality_dropout : float
+    dropout : float, default=0.1
+        Dropout after each projection, in the trunk, and inside the fusion module
+        where it has layers.
+    modality_dropout : float, default=0.0
         In training, the probability of hiding each present modality of a row (a
         row always keeps one).
-    missing_embedding : {"learned", "zero"}
+    missing_embedding : {"learned", "zero"}, default="learned"
         "learned": each absent modality adds a trained vector to the fused
-        representation, so that absence itself can inform the prediction; "zero":
-        an absent modality is only masked.
-    fusion_params : dict
+        representation (to the outputs for late fusion), so that absence itself
+        can inform the prediction; "zero": an absent modality is only masked.
+    fusion_params : dict or None, default=None
         Extra arguments of the fusion module (``n_heads``, ``n_layers``, ``rank``).
 
-    The forward pass takes the blocks as keyword arguments ``x0, x1, ...`` and the
-    boolean ``present`` of shape ``(batch, n_modalities)``.
+    Attributes
+    ----------
+    projections : torch.nn.ModuleList
+        One projection per modality.
+    fusion : torch.nn.Module
+        The fusion module, an instance of ``FUSIONS[fusion]``.
+    missing : torch.Tensor of shape (n_modalities, width)
+        The absence vectors: a trained parameter ("learned") or a buffer of zeros
+        ("zero"); ``width`` is the fusion module's ``out_dim``, or the total number
+        of outputs for late fusion.
+
+    See Also
+    --------
+    skmm.fusion.FUSIONS : the fusion modules by name.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skmm.fusion import FusionNetwork
+    >>> net = FusionNetwork(input_dims=[5, 3], output_sizes=[4], hidden=8).eval()
+    >>> present = torch.tensor([[True, True], [True, False]])
+    >>> x0, x1 = torch.randn(2, 5), torch.randn(2, 3)
+    >>> out = net(present, x0=x0, x1=x1)
+    >>> out.shape
+    torch.Size([2, 4])
+
+    The second row has no ``x1``: its values do not reach the output.
+
+    >>> x1[1] = 100.0
+    >>> torch.allclose(net(present, x0=x0, x1=x1), out)
+    True
     """
 
     def __init__(
@@ -101,6 +139,25 @@ class FusionNetwork(nn.Module):
         return torch.where(emptied[:, None], present, kept)
 
     def forward(self, present: torch.Tensor, **blocks: torch.Tensor) -> torch.Tensor:
+        """Predict every task's outputs for a batch.
+
+        Parameters
+        ----------
+        present : torch.Tensor of shape (batch, n_modalities)
+            True (or 1) where the row holds the modality. A row with none is fused
+            from zeros and the absence vectors.
+        **blocks : torch.Tensor
+            The blocks as keyword arguments ``x0, x1, ...``, ``x{i}`` of shape
+            ``(batch, input_dims[i])``. An absent modality's values must be finite
+            (the heads pass zeros); they are multiplied by zero after the
+            projection.
+
+        Returns
+        -------
+        outputs : torch.Tensor of shape (batch, sum(output_sizes))
+            The tasks' outputs side by side (logits for a classification task),
+            in the order of ``output_sizes``.
+        """
         present = present.bool()
         if self.training and self.modality_dropout > 0:
             present = self._drop_modalities(present)

@@ -21,7 +21,6 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d
@@ -29,12 +28,19 @@ from skorch.callbacks import EarlyStopping
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
-from skmm._torch import auto_num_threads, limited_threads, resolve_device, seeded
+from skmm._torch import (
+    auto_num_threads,
+    limited_threads,
+    resolve_device,
+    seed_from,
+    seeded,
+)
 from skmm.compose._blocks import split_blocks, validate_modality_input
 from skmm.compose._scaling import BlockScaler
 from skmm.fusion import _accelerate, _rows
 from skmm.fusion._modules import FUSION_PARAMETERS, FUSIONS
 from skmm.fusion._network import FusionNetwork, MultiTaskLoss
+from skmm.fusion._progress import TrainingFeedback
 from skmm.fusion._targets import ClassificationTarget, RegressionTarget
 from skmm.fusion._weights import check_sample_weight
 
@@ -264,9 +270,7 @@ class _BaseFusion(BaseEstimator):
             if accelerator is None
             else _accelerate.device_name(accelerator.device)
         )
-        seed = int(
-            check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        )
+        seed = seed_from(self.random_state)
         seed = _accelerate.shared_seed(accelerator, seed)
         train_idx, valid_idx = self._validation_split(split_targets, n_rows, seed)
         callbacks, train_split = None, None
@@ -281,6 +285,8 @@ class _BaseFusion(BaseEstimator):
                 stopper(monitor="valid_loss", patience=self.patience, load_best=True)
             ]
 
+        # An epoch bar with time left (verbose=0), or an uncoloured table off a tty.
+        callbacks = [*(callbacks or ()), TrainingFeedback(type(self).__name__)]
         tasks = [(e.kind, e.n_outputs) for e in encodings]
         with seeded(seed, self.device_):
             net_params = {
@@ -414,9 +420,6 @@ class _BaseFusion(BaseEstimator):
         return state
 
     def __setstate__(self, state):
-        # pickles from before these parameters
-        state.setdefault("accelerator", None)
-        state.setdefault("n_threads", None)
         super().__setstate__(state)
         net = state.get("net_")
         if net is not None:
@@ -489,13 +492,7 @@ _COMMON_DOC = f"""
         machine fitted 5-40x faster than torch's default of 2 (see
         ``benchmarks/busy_threads.py``). ``torch.set_num_threads`` is
         process-wide, so another Python thread running torch meanwhile shares the
-        limit.
-
-    ``fit`` takes ``sample_weight``: each row's loss (training and early
-    stopping's validation loss) is weighed by it, as ``sum w_i l_i / sum w_i``
-    per batch; equal weights train exactly as no weights. The block and
-    target standardisation keep the unweighted statistics (a reparametrisation
-    of the inputs, not part of the loss)."""
+        limit."""
 
 _COMMON_ATTRS = """
     layout_ : BlockLayout
@@ -616,10 +613,25 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None) -> FusionClassifier:
-        """Train on ``X`` (DataFrame, array or dict of arrays) and labels ``y``.
+        """Train on ``X`` and labels ``y``.
 
-        ``sample_weight`` (array of shape (n_samples,), default None) weighs each
-        row's loss, in training and in early stopping's validation loss."""
+        Parameters
+        ----------
+        X : DataFrame, array-like or dict of str to array-like
+            The modality blocks (see the class docstring for how they are found).
+        y : array-like of shape (n_samples,)
+            Class labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weighs each row's loss (in training and in early stopping's
+            validation loss), as ``sum w_i l_i / sum w_i`` per batch; equal
+            weights train exactly as none. The block and target standardisation
+            keep unweighted statistics (a reparametrisation of the inputs, not
+            part of the loss).
+
+        Returns
+        -------
+        self : object
+        """
         return self._fit(X, y, sample_weight)
 
     def predict_proba(self, X) -> np.ndarray:
@@ -675,10 +687,25 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None) -> FusionRegressor:
-        """Train on ``X`` (DataFrame, array or dict of arrays) and targets ``y``.
+        """Train on ``X`` and targets ``y``.
 
-        ``sample_weight`` (array of shape (n_samples,), default None) weighs each
-        row's loss, in training and in early stopping's validation loss."""
+        Parameters
+        ----------
+        X : DataFrame, array-like or dict of str to array-like
+            The modality blocks (see the class docstring for how they are found).
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weighs each row's loss (in training and in early stopping's
+            validation loss), as ``sum w_i l_i / sum w_i`` per batch; equal
+            weights train exactly as none. The block and target standardisation
+            keep unweighted statistics (a reparametrisation of the inputs, not
+            part of the loss).
+
+        Returns
+        -------
+        self : object
+        """
         return self._fit(X, y, sample_weight)
 
     def predict(self, X) -> np.ndarray:
@@ -869,8 +896,22 @@ class FusionMultiTask(_BaseFusion):
     def fit(self, X, y, sample_weight=None) -> FusionMultiTask:
         """Train on ``X`` and the targets in the columns of ``y``.
 
-        ``sample_weight`` (array of shape (n_samples,), default None) weighs each
-        row's loss in every task."""
+        Parameters
+        ----------
+        X : DataFrame, array-like or dict of str to array-like
+            The modality blocks (see the class docstring for how they are found).
+        y : DataFrame or array-like of shape (n_samples, n_targets)
+            One column per target; None/NaN where a target is unknown.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weighs each row's loss in every task, as ``sum w_i l_i / sum w_i``
+            per batch; equal weights train exactly as none. The block and target
+            standardisation keep unweighted statistics (a reparametrisation of
+            the inputs, not part of the loss).
+
+        Returns
+        -------
+        self : object
+        """
         return self._fit(X, y, sample_weight)
 
     def _target_name(self, task: int) -> str:

@@ -16,6 +16,7 @@ from tests.conftest import TINY_IMAGE_MODEL, make_image
 
 def image_encoder(**params):
     params.setdefault("pretrained", False)
+    params.setdefault("cache", False)  # these tests watch every forward pass
     return ImageEncoder(TINY_IMAGE_MODEL, device="cpu", **params)
 
 
@@ -174,7 +175,8 @@ def test_text_is_encoded_in_chunks_in_input_order(minilm_path, monkeypatch):
     expected = TextEncoder(minilm_path, device="cpu").fit_transform(texts)
     monkeypatch.setattr(_text, "_MIN_CHUNK", 3)
     monkeypatch.setattr(_text, "_CHUNK_BATCHES", 2)
-    encoder = TextEncoder(minilm_path, device="cpu", batch_size=4).fit(texts)
+    encoder = TextEncoder(minilm_path, device="cpu", batch_size=4, cache=False)
+    encoder.fit(texts)
     chunks = []
     real = encoder._encode_texts
     monkeypatch.setattr(

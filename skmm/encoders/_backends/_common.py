@@ -13,6 +13,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import tempfile
+import threading
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +22,11 @@ from typing import Any, ClassVar, Protocol
 
 import torch
 
+from skmm._progress import quiet_third_party
+
 __all__ = [
     "Backend",
+    "ExportedWeights",
     "LoadedModel",
     "check_saved",
     "files_digest",
@@ -30,11 +35,25 @@ __all__ = [
 ]
 
 
+class ExportedWeights(dict):
+    """A model's weights as plain data (``{"backend": ..., ...}``), for a pickle.
+
+    One object per loaded model for as long as something holds it: pickle memoises
+    objects by identity within one dump, so the encoders of one saved file that
+    share a model (a text and a title ``TextEncoder`` on one MiniLM) write its
+    weights once, and load back sharing one object, hence one registry entry.
+    Separate files each hold a full copy. A plain ``dict`` (older pickles) is
+    read the same way.
+    """
+
+    __slots__ = ("__weakref__",)
+
+
 @dataclass(eq=False)
 class LoadedModel:
     """A loaded model, as the process-level registry holds it.
 
-    Subclasses set ``backend`` and define ``module``, ``dim``, ``export`` and
+    Subclasses set ``backend`` and define ``module``, ``dim``, ``_export`` and
     ``_compute_digest``; ``digest`` is filled once, on first use, and shared by
     every encoder (clones included) that uses this entry.
     """
@@ -43,6 +62,11 @@ class LoadedModel:
     dim: int
     device: str
     digest: str | None = field(default=None, kw_only=True, repr=False)
+    # The last export, while a pickle being written still holds it (see export).
+    _exported: Any = field(default=None, init=False, repr=False)
+    _export_lock: threading.Lock = field(
+        default_factory=threading.Lock, init=False, repr=False
+    )
 
     @property
     def torch_module(self) -> torch.nn.Module:
@@ -59,8 +83,23 @@ class LoadedModel:
     def _compute_digest(self) -> str:
         raise NotImplementedError
 
-    def export(self) -> dict[str, Any]:
-        """The model as plain data (``{"backend": ..., ...}``) for a pickle."""
+    def export(self) -> ExportedWeights:
+        """The model as plain data (``{"backend": ..., ...}``) for a pickle.
+
+        While the object returned is alive (a pickle in progress holds it in its
+        memo until the dump ends), every call returns that same object: each
+        encoder of one file that shares this model refers to one copy of the
+        weights. Only a weak reference is kept, so no copy outlives the dump.
+        """
+        with self._export_lock:
+            exported = self._exported() if self._exported is not None else None
+            if exported is None:
+                exported = ExportedWeights(self._export())
+                self._exported = weakref.ref(exported)
+            return exported
+
+    def _export(self) -> dict[str, Any]:
+        """The weights as plain data, naming their backend (subclasses)."""
         raise NotImplementedError
 
 
@@ -91,9 +130,13 @@ def check_saved(saved: Any, backend: str) -> None:
 
 
 def pack_directory(save: Callable[[str], None]) -> dict[str, bytes]:
-    """The files that ``save(directory)`` writes, as ``{relative path: bytes}``."""
+    """The files that ``save(directory)`` writes, as ``{relative path: bytes}``.
+
+    transformers' "Writing model shards" bar is kept off the user's screen.
+    """
     with tempfile.TemporaryDirectory() as tmp:
-        save(tmp)
+        with quiet_third_party():
+            save(tmp)
         root = Path(tmp)
         return {
             str(p.relative_to(root)): p.read_bytes()

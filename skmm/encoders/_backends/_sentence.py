@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from skmm._progress import quiet_third_party
 from skmm._torch import autocast
 from skmm.cache._keys import weights_digest
 from skmm.encoders._backends._common import (
@@ -131,7 +132,18 @@ class SentenceModel(LoadedModel):
                 self.model.max_seq_length = saved_length
         return np.asarray(vectors, dtype=np.float32)
 
-    def export(self) -> dict[str, Any]:
+    def with_module(self, model: Any) -> SentenceModel:
+        """This model with other weights: ``model`` (a SentenceTransformer of the
+        same architecture, e.g. a fine-tuned copy of ``torch_module``), frozen and
+        on this device.
+
+        The result is not in the registry; its weights digest is computed from
+        ``model``, so an encoder that holds it gets another cache fingerprint.
+        """
+        model.eval().requires_grad_(False).to(self.device)
+        return SentenceModel(self.dim, self.device, model)
+
+    def _export(self) -> dict[str, Any]:
         return {"backend": self.backend, "files": pack_directory(self.model.save)}
 
 
@@ -139,7 +151,8 @@ def _sentence_model(source: str, device: str, name: str | None = None) -> Senten
     from sentence_transformers import SentenceTransformer
 
     try:
-        model = SentenceTransformer(source, device=device)
+        with quiet_third_party():  # transformers' "Loading weights" bar
+            model = SentenceTransformer(source, device=device)
     except OSError as exc:
         # Offline, a hub id that is not in the local cache: say which model and
         # what to do instead of the hub's generic message.

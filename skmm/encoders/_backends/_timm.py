@@ -75,7 +75,27 @@ class TimmModel(LoadedModel):
                 outputs.append(self.module(chunk).float().cpu())
         return torch.cat(outputs).numpy()
 
-    def export(self) -> dict[str, Any]:
+    def with_module(self, module: torch.nn.Module) -> TimmModel:
+        """This model with other weights: ``module`` (the same architecture, e.g.
+        a fine-tuned copy of ``torch_module``), frozen and on this device.
+
+        The result is not in the registry; its weights digest is computed from
+        ``module``, so an encoder that holds it gets another cache fingerprint.
+        """
+        module.eval().requires_grad_(False).to(self.device)
+        if self.channels_last:
+            module.to(memory_format=torch.channels_last)
+        return TimmModel(
+            self.dim,
+            self.device,
+            self.name,
+            module,
+            dict(self.data_config),
+            self.transform,
+            self.channels_last,
+        )
+
+    def _export(self) -> dict[str, Any]:
         state = {k: v.detach().cpu() for k, v in self.module.state_dict().items()}
         buffer = io.BytesIO()
         torch.save(state, buffer)

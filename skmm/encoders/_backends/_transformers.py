@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from skmm._progress import quiet_third_party
 from skmm._torch import autocast, seeded
 from skmm.cache._keys import weights_digest
 from skmm.encoders._backends._common import (
@@ -63,7 +64,7 @@ class TransformersAudioModel(LoadedModel):
         ]
         return torch.cat(outputs).numpy()
 
-    def export(self) -> dict[str, Any]:
+    def _export(self) -> dict[str, Any]:
         def save(directory: str) -> None:
             self.module.save_pretrained(directory)
             self.extractor.save_pretrained(directory)
@@ -113,6 +114,10 @@ class TransformersAudioBackend:
         return get_or_load(self.key(), self._load)
 
     def _load(self) -> TransformersAudioModel:
+        with quiet_third_party():
+            return self._load_quietly()
+
+    def _load_quietly(self) -> TransformersAudioModel:
         import transformers
 
         source = self._source()
@@ -132,7 +137,7 @@ class TransformersAudioBackend:
         def load() -> TransformersAudioModel:
             import transformers
 
-            with unpacked_directory(files) as tmp:
+            with unpacked_directory(files) as tmp, quiet_third_party():
                 extractor = transformers.AutoFeatureExtractor.from_pretrained(tmp)
                 module = transformers.AutoModel.from_pretrained(tmp)
             return _finish(module, extractor, self.device)

@@ -1,0 +1,196 @@
+"""One call from a table to a model: the detected union and a default head.
+
+:func:`make_multimodal_pipeline` is what ``skmm fit`` builds, in Python: the
+:class:`~skmm.MultimodalUnion` of the detected column types
+(:func:`~skmm.make_multimodal_union` given a DataFrame) followed by a head chosen
+by name. The heads live in :mod:`skmm.fusion` and :mod:`skmm.ensemble`, which
+read :mod:`skmm.compose`; they are imported when a head is built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["HEADS", "default_head", "guess_task", "make_multimodal_pipeline"]
+
+#: The heads by name.
+HEADS = ("linear", "fusion", "late", "ensemble")
+
+
+def guess_task(y: Any) -> str:
+    """ "classification" for strings, booleans and integers with at most 20 values;
+    "regression" otherwise.
+
+    Examples
+    --------
+    >>> from skmm.compose._pipeline import guess_task
+    >>> guess_task(["a", "b"]), guess_task([0, 1, 1]), guess_task([0.5, 1.7, 2.1])
+    ('classification', 'classification', 'regression')
+    """
+    from sklearn.utils.multiclass import type_of_target
+
+    y = pd.Series(np.asarray(y) if not hasattr(y, "to_numpy") else y.to_numpy())
+    if not pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y):
+        return "classification"
+    kind = type_of_target(y.to_numpy())
+    if kind in ("binary", "multiclass") and y.nunique() <= 20:
+        return "classification"
+    return "regression"
+
+
+def default_head(
+    task: str,
+    head: str = "linear",
+    *,
+    fusion: str = "concat",
+    device: str = "auto",
+    random_state: int | None = 0,
+    verbose: bool = True,
+):
+    """The head of a task by name (see :func:`make_multimodal_pipeline`)."""
+    from sklearn.linear_model import LogisticRegression, RidgeCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if task not in ("classification", "regression"):
+        raise ValueError(f"task={task!r}: 'classification' or 'regression'")
+    classify = task == "classification"
+    if head == "linear":
+        estimator = (
+            LogisticRegression(max_iter=2000, class_weight="balanced")
+            if classify
+            else RidgeCV(alphas=np.logspace(-3, 3, 13))
+        )
+        return make_pipeline(StandardScaler(), estimator)
+    if head == "fusion":
+        from skmm.fusion import FusionClassifier, FusionRegressor
+
+        if classify:
+            return FusionClassifier(
+                fusion,
+                device=device,
+                random_state=random_state,
+                class_weight="balanced",
+            )
+        return FusionRegressor(fusion, device=device, random_state=random_state)
+    if head == "late":
+        from skmm.fusion import LateFusionClassifier, LateFusionRegressor
+
+        return LateFusionClassifier() if classify else LateFusionRegressor()
+    if head == "ensemble":
+        from skmm.ensemble import EnsembleClassifier, EnsembleRegressor
+
+        shared = {"device": device, "random_state": random_state, "verbose": verbose}
+        if classify:
+            return EnsembleClassifier(
+                class_weight="balanced", scoring="balanced_accuracy", **shared
+            )
+        return EnsembleRegressor(**shared)
+    raise ValueError(f"unknown head {head!r}: {', '.join(HEADS)} or an estimator")
+
+
+def make_multimodal_pipeline(
+    X: Any,
+    y: Any = None,
+    *,
+    transformers: Sequence[tuple[Any, Any]] = (),
+    head: Any = "linear",
+    task: str = "auto",
+    types: Mapping[str, str] | None = None,
+    encoders: Mapping[str, Any] | None = None,
+    fusion: str = "concat",
+    device: str = "auto",
+    random_state: int | None = 0,
+    verbose: bool = True,
+):
+    """A pipeline for a table: the detected union and a default head.
+
+    ``make_multimodal_union(X, *transformers, types=..., encoders=...)`` (the
+    kind of each column detected, one default block per kind) followed by the
+    head, as scikit-learn's ``make_pipeline`` would join them: fit it on
+    ``X, y``. This is what ``skmm fit`` builds and saves.
+
+    Parameters
+    ----------
+    X : pandas or polars DataFrame
+        The input columns (without the target): looked at, not fitted on.
+    y : array-like, default=None
+        The target, to tell classification from regression (``task="auto"``);
+        not needed with a ``task`` or an estimator as ``head``.
+    transformers : sequence of (transformer, columns), default=()
+        Blocks given explicitly; their columns are not detected.
+    head : {"linear", "fusion", "late", "ensemble"} or estimator, default="linear"
+        "linear": standardised LogisticRegression (balanced classes) or RidgeCV;
+        "fusion": FusionClassifier / FusionRegressor of type ``fusion``; "late":
+        LateFusionClassifier / LateFusionRegressor; "ensemble":
+        EnsembleClassifier / EnsembleRegressor (raw numbers, categories as
+        codes its trees split on natively). An estimator is used as it is.
+    task : {"auto", "classification", "regression"}, default="auto"
+        "auto": classification when ``y`` holds strings, booleans, or integers
+        with at most 20 values.
+    types : mapping of str to str, default=None
+        The kind of some columns (see :func:`~skmm.detect_column_types`).
+    encoders : mapping of str to transformer, default=None
+        The transformer of the image, text, audio or video block.
+    fusion : str, default="concat"
+        The fusion type of ``head="fusion"``.
+    device : str, default="auto"
+        Torch device of the neural heads.
+    random_state : int, default=0
+        Seed of the neural heads.
+    verbose : bool, default=True
+        Progress of the ensemble.
+
+    Returns
+    -------
+    pipeline : sklearn.pipeline.Pipeline
+        ``[MultimodalUnion, head]``, unfitted.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import skmm
+    >>> X = pd.DataFrame({"size": list("SMLMSL"), "price": [1.0, 2, 3, 4, 5, 6]})
+    >>> y = [0, 1, 1, 1, 0, 1]
+    >>> model = skmm.make_multimodal_pipeline(X, y).fit(X, y)
+    >>> [name for name, _, _ in model[0].transformers], model.predict(X).shape
+    (['numbers', 'categories'], (6,))
+    """
+    from sklearn.pipeline import make_pipeline
+
+    from skmm.compose._union import make_multimodal_union
+
+    if task not in ("auto", "classification", "regression"):
+        raise ValueError(f"task={task!r}: 'auto', 'classification' or 'regression'")
+    if isinstance(head, str):
+        if task == "auto":
+            if y is None:
+                raise ValueError(
+                    "make_multimodal_pipeline: pass y (or task='classification' / "
+                    "'regression') to choose the head's task"
+                )
+            task = guess_task(y)
+        estimator = default_head(
+            task,
+            head,
+            fusion=fusion,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
+        )
+        native = head == "ensemble"
+    else:
+        estimator = head
+        native = False
+    union = make_multimodal_union(
+        X,
+        *transformers,
+        types=types,
+        encoders=encoders,
+        categories="native" if native else "onehot",
+    )
+    return make_pipeline(union, estimator)

@@ -1,0 +1,16 @@
+"""Fine-tuning: image and text backbones trained with a fusion head on the raw
+frame, their frozen prefix computed once per item."""
+
+from skmm.finetune._backbones import Backbone, LoRALinear, n_blocks, split_backbone
+from skmm.finetune._estimator import FineTuneClassifier, FineTuneRegressor
+from skmm.finetune._store import clear_activation_store
+
+__all__ = [
+    "Backbone",
+    "LoRALinear",
+    "FineTuneClassifier",
+    "FineTuneRegressor",
+    "clear_activation_store",
+    "n_blocks",
+    "split_backbone",
+]

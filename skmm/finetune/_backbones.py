@@ -1,0 +1,435 @@
+"""A fitted encoder's backbone cut in two: a frozen prefix and a trainable top.
+
+:func:`split_backbone` takes a fitted :class:`~skmm.ImageEncoder` (timm) or
+:class:`~skmm.TextEncoder` (sentence-transformers) and the number ``k`` of its last
+blocks (timm: the stages of ``blocks`` / ``stages``) or layers (the transformer's
+layers) to train. It works on a deep copy of the encoder's loaded model (the
+registry's entry, shared by every clone, is never touched):
+
+- ``prefix(values)`` runs the frozen part on raw values (decoded images, texts) and
+  returns one activation per value: a ``(C, H, W)`` or ``(tokens, width)`` feature
+  map for an image, the ``(tokens, width)`` hidden states of a text's real tokens
+  (no padding: the attention mask is rebuilt when a batch is padded);
+- ``top(activations)`` runs the trainable part on a batch of them, with gradients,
+  and returns the encoder's vectors (``normalize`` included);
+- ``trained_model()`` wraps the trained copy as a loaded model of the encoder's
+  backend (``with_module``), for the encoder to hold after fit.
+
+The prefix output is captured by a forward pre-hook on the first trained block, so
+it is exactly what the model computes there; the top is the rest of the model's
+forward, checked at construction against the whole model on a probe input (a model
+whose forward the top does not reproduce is refused with a clear error).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from skmm._version import __version__
+from skmm.cache._keys import fingerprint_of
+from skmm.encoders import ImageEncoder, TextEncoder
+from skmm.io import decode_image
+
+__all__ = ["Backbone", "LoRALinear", "n_blocks", "split_backbone"]
+
+# The timm model classes whose forward the top reproduces: the name of their block
+# sequence and the modules that forward_features applies after it (forward_head
+# then pools).
+_TIMM_LAYOUTS = {
+    "EfficientNet": ("blocks", ("conv_head", "bn2")),
+    "MobileNetV3": ("blocks", ()),
+    "ConvNeXt": ("stages", ("norm_pre",)),
+    "VisionTransformer": ("blocks", ("norm",)),
+}
+_TOLERANCE = 1e-3
+
+
+class LoRALinear(nn.Module):
+    """A frozen ``nn.Linear`` plus a trained low-rank update (Hu et al. 2021, LoRA):
+    ``y = W x + b + (alpha / r) B A x``, ``B`` zero at the start.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skmm.finetune import LoRALinear
+    >>> base = torch.nn.Linear(4, 3)
+    >>> lora = LoRALinear(base, 2, 4.0, torch.Generator().manual_seed(0))
+    >>> x = torch.ones(1, 4)
+    >>> bool(torch.equal(lora(x), base(x)))  # B = 0: the base layer at first
+    True
+    """
+
+    def __init__(
+        self, base: nn.Linear, rank: int, alpha: float, generator: torch.Generator
+    ):
+        super().__init__()
+        self.base = base
+        self.scale = float(alpha) / rank
+        device = base.weight.device
+        a = torch.randn(rank, base.in_features, generator=generator)
+        self.a = nn.Parameter((a / base.in_features**0.5).to(device))
+        self.b = nn.Parameter(torch.zeros(base.out_features, rank, device=device))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.base(x) + (x @ self.a.T @ self.b.T) * self.scale
+
+    def merged(self) -> nn.Linear:
+        """The base layer with the update added to its weight."""
+        with torch.no_grad():
+            self.base.weight += self.scale * (self.b @ self.a)
+        return self.base
+
+
+def _inject_lora(
+    modules: Sequence[nn.Module], rank: int, generator: torch.Generator
+) -> list[LoRALinear]:
+    """Wrap every ``nn.Linear`` inside ``modules`` in a :class:`LoRALinear`."""
+    added = []
+    for root in modules:
+        for parent in list(root.modules()):
+            for name, child in list(parent.named_children()):
+                if isinstance(child, nn.Linear):
+                    wrapped = LoRALinear(child, rank, 2.0 * rank, generator)
+                    setattr(parent, name, wrapped)
+                    added.append(wrapped)
+    return added
+
+
+def _merge_lora(module: nn.Module) -> None:
+    for parent in list(module.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, LoRALinear):
+                setattr(parent, name, child.merged())
+
+
+class _Stop(Exception):
+    """Raised by the prefix hook: the frozen part has run, the rest is not needed."""
+
+
+def _capture(module: nn.Module, run: Callable[[], Any]) -> torch.Tensor:
+    """The first positional (or ``hidden_states``) input of ``module`` when
+    ``run()`` calls it; the forward stops there."""
+    box: list[torch.Tensor] = []
+
+    def hook(_module, args, kwargs):
+        box.append(args[0] if args else kwargs["hidden_states"])
+        raise _Stop
+
+    handle = module.register_forward_pre_hook(hook, with_kwargs=True)
+    try:
+        run()
+    except _Stop:
+        pass
+    finally:
+        handle.remove()
+    if not box:
+        raise RuntimeError("the backbone's forward never reached its trained part")
+    return box[0]
+
+
+def _timm_sequence(module: nn.Module) -> tuple[str, tuple[str, ...]]:
+    layout = _TIMM_LAYOUTS.get(type(module).__name__)
+    if layout is None:
+        raise ValueError(
+            f"fine-tuning the top blocks of a timm {type(module).__name__} is not "
+            f"supported (supported: {', '.join(sorted(_TIMM_LAYOUTS))}); use k=0 "
+            "(frozen) for this encoder"
+        )
+    return layout
+
+
+def _text_layers(st: Any) -> nn.ModuleList:
+    transformer = st[0]
+    model = getattr(transformer, "auto_model", None) or transformer.model
+    for path in ("encoder.layer", "layers", "transformer.layer", "layer"):
+        found: Any = model
+        for part in path.split("."):
+            found = getattr(found, part, None)
+        if isinstance(found, nn.ModuleList) and len(found):
+            return found
+    raise ValueError(
+        f"cannot find the layers of the text model {type(model).__name__}; use k=0 "
+        "(frozen) for this encoder"
+    )
+
+
+def n_blocks(encoder: Any) -> int:
+    """How many blocks (timm) or layers (text) a fitted encoder's backbone has.
+
+    Examples
+    --------
+    >>> from skmm import ImageEncoder
+    >>> from skmm.finetune import n_blocks
+    >>> n_blocks(ImageEncoder("test_convnext", pretrained=False, device="cpu").fit([]))
+    4
+    """
+    module = encoder.model_.torch_module
+    if isinstance(encoder, TextEncoder):
+        return len(_text_layers(module))
+    name, _ = _timm_sequence(module)
+    return len(getattr(module, name))
+
+
+class Backbone:
+    """One fine-tuned encoder: a frozen prefix and a trainable top.
+
+    Parameters
+    ----------
+    encoder : ImageEncoder or TextEncoder
+        A fitted encoder (its loaded model is copied, never changed).
+    k : int
+        Blocks or layers to train, counted from the end, at least 1.
+    device : str
+        Where the copy lives and trains.
+    lora_rank : int or None, default=None
+        None: the top's weights train. An int: they stay frozen and rank-``r``
+        LoRA updates of its linear layers train instead, merged into the weights
+        by :meth:`trained_model`.
+    seed : int, default=0
+        Seeds the LoRA initialisation (a local generator).
+    """
+
+    def __init__(
+        self,
+        encoder: Any,
+        k: int,
+        device: str,
+        lora_rank: int | None = None,
+        seed: int = 0,
+    ):
+        total = n_blocks(encoder)
+        if not 1 <= k <= total:
+            raise ValueError(
+                f"k={k} for {type(encoder).__name__}({encoder.model!r}): its "
+                f"backbone has {total} blocks; k must be in [0, {total}]"
+            )
+        self.encoder = encoder
+        self.entry = encoder.model_
+        self.k = int(k)
+        self.start = total - self.k
+        self.device = device
+        self.dim = int(self.entry.dim)
+        self.is_text = isinstance(encoder, TextEncoder)
+        self.module = copy.deepcopy(self.entry.torch_module).to(device)
+        self.module.eval().requires_grad_(False)
+        if self.is_text:
+            self._layers = _text_layers(self.module)
+            self._trained = [*self._layers[self.start :], *list(self.module)[1:]]
+            if encoder.max_length is not None:
+                self.module.max_seq_length = int(encoder.max_length)
+        else:
+            self._seq_name, self._tail = _timm_sequence(self.module)
+            self._blocks = list(getattr(self.module, self._seq_name))
+            self._trained = [
+                *self._blocks[self.start :],
+                *(getattr(self.module, name) for name in self._tail),
+                *self._after_sequence(),
+            ]
+        self._check_split()
+        self.lora_rank = lora_rank
+        if lora_rank is None:
+            self.parameters = [p for m in self._trained for p in m.parameters()]
+        else:
+            generator = torch.Generator().manual_seed(int(seed))
+            added = _inject_lora(self._trained, int(lora_rank), generator)
+            if not added:
+                raise ValueError(
+                    f"lora_rank={lora_rank}: the last {self.k} blocks of "
+                    f"{type(encoder).__name__}({encoder.model!r}) have no linear "
+                    "layer to adapt; use lora_rank=None"
+                )
+            self.parameters = [p for m in added for p in (m.a, m.b)]
+        for p in self.parameters:
+            p.requires_grad_(True)
+
+    def _after_sequence(self) -> list[nn.Module]:
+        """The timm modules after the block sequence and its tail (the head)."""
+        names = [name for name, _ in self.module.named_children()]
+        after = names[names.index(self._seq_name) + 1 :]
+        return [getattr(self.module, n) for n in after if n not in self._tail]
+
+    # -- identity -----------------------------------------------------------------
+    def namespace(self) -> str:
+        """The content-addressing key of the prefix's activations: the loaded
+        model's weights digest, the preprocessing and the split point."""
+        parts: dict[str, Any] = {
+            "what": "finetune-prefix",
+            "backend": self.entry.backend,
+            "model": str(self.encoder.model),
+            "weights": self.entry.weights_digest(),
+            "start": self.start,
+            "skmm": __version__,
+        }
+        if self.is_text:
+            parts["max_length"] = int(self.module.max_seq_length)
+        else:
+            parts["data_config"] = self.entry.data_config
+        return fingerprint_of(parts)
+
+    def activation_shape(self, value: Any) -> tuple[int, ...]:
+        """The shape of the prefix's activation of ``value``, without running it
+        (a text's comes from its token count)."""
+        if not self.is_text:
+            return self._shape
+        tokens = self.module[0].preprocess([value])["attention_mask"]
+        return (int(tokens.sum()), self._width)
+
+    # -- the frozen part ----------------------------------------------------------
+    def prefix(self, values: Sequence[Any]) -> list[np.ndarray]:
+        """The frozen part's activation of each value (float32, no padding)."""
+        with torch.inference_mode():
+            if self.is_text:
+                return self._text_prefix(list(values))
+            return self._image_prefix(list(values))
+
+    def _image_prefix(self, values: list) -> list[np.ndarray]:
+        transform = self.entry.transform
+        pixels = torch.stack([transform(decode_image(v)) for v in values])
+        pixels = pixels.to(self.device).contiguous(
+            memory_format=self.entry.memory_format
+        )
+        out = _capture(self._blocks[self.start], lambda: self.module(pixels))
+        return list(out.float().contiguous().cpu().numpy())
+
+    def _features(self, texts: list[str]) -> dict[str, Any]:
+        features = self.module[0].preprocess(texts)
+        return {
+            k: v.to(self.device) if torch.is_tensor(v) else v
+            for k, v in features.items()
+        }
+
+    def _text_prefix(self, texts: list[str]) -> list[np.ndarray]:
+        features = self._features(texts)
+        hidden = _capture(
+            self._layers[self.start], lambda: self.module[0](dict(features))
+        )
+        lengths = features["attention_mask"].sum(dim=1).tolist()
+        hidden = hidden.float().cpu().numpy()
+        return [hidden[i, : int(n)].copy() for i, n in enumerate(lengths)]
+
+    # -- the trainable part -------------------------------------------------------
+    def top(self, activations: Sequence[np.ndarray]) -> torch.Tensor:
+        """The encoder's vectors of a batch of prefix activations, shape
+        ``(batch, dim)``, with gradients into the trained blocks."""
+        if self.is_text:
+            return self._text_top(activations)
+        x = torch.as_tensor(np.stack(activations)).to(self.device)
+        if x.ndim == 4:
+            x = x.contiguous(memory_format=self.entry.memory_format)
+        for block in self._blocks[self.start :]:
+            x = block(x)
+        for name in self._tail:
+            x = getattr(self.module, name)(x)
+        return self.module.forward_head(x)
+
+    def _text_top(self, activations: Sequence[np.ndarray]) -> torch.Tensor:
+        lengths = [len(a) for a in activations]
+        longest, width = max(lengths), activations[0].shape[1]
+        padded = np.zeros((len(activations), longest, width), dtype=np.float32)
+        for i, a in enumerate(activations):
+            padded[i, : len(a)] = a
+        h = torch.as_tensor(padded).to(self.device)
+        mask = torch.zeros(len(lengths), longest, dtype=torch.int64)
+        for i, n in enumerate(lengths):
+            mask[i, :n] = 1
+        mask = mask.to(self.device)
+        additive = (1.0 - mask[:, None, None, :].to(h.dtype)) * torch.finfo(h.dtype).min
+        for layer in self._layers[self.start :]:
+            out = layer(h, attention_mask=additive)
+            h = out[0] if isinstance(out, tuple) else out
+        features: dict[str, Any] = {"token_embeddings": h, "attention_mask": mask}
+        for module in list(self.module)[1:]:
+            features = module(features)
+        vectors = features["sentence_embedding"]
+        return F.normalize(vectors, dim=1) if self.encoder.normalize else vectors
+
+    def train_mode(self) -> None:
+        """Put the trained blocks in train mode.
+
+        They stay in eval mode: batch-norm statistics stay those of the
+        pretrained model (small fine-tuning batches would wreck them) and the
+        backbone's own dropout stays off; the fusion network has its own.
+        """
+        self.module.eval()
+
+    def state(self) -> dict[str, torch.Tensor]:
+        """A copy of the trained parameters (for early stopping's best epoch)."""
+        return {str(i): p.detach().clone() for i, p in enumerate(self.parameters)}
+
+    def load_state(self, state: dict[str, torch.Tensor]) -> None:
+        with torch.no_grad():
+            for i, p in enumerate(self.parameters):
+                p.copy_(state[str(i)])
+
+    def trained_model(self) -> Any:
+        """The trained copy as a loaded model of the encoder's backend (LoRA
+        updates merged into the weights: the plain architecture again)."""
+        if self.lora_rank is not None:
+            _merge_lora(self.module)
+            self.lora_rank = None
+        return self.entry.with_module(self.module)
+
+    # -- checks -------------------------------------------------------------------
+    def _check_split(self) -> None:
+        """The top of the prefix must give what the whole model gives."""
+        with torch.inference_mode():
+            if self.is_text:
+                texts = ["a probe", "a longer probe text, with more tokens in it"]
+                expected = self.module(self._features(texts))["sentence_embedding"]
+                if self.encoder.normalize:
+                    expected = F.normalize(expected, dim=1)
+                activations = self._text_prefix(texts)
+                self._width = int(activations[0].shape[1])
+                got = self._text_top(activations)
+            else:
+                generator = torch.Generator().manual_seed(0)
+                size = self.entry.data_config["input_size"]
+                pixels = torch.randn((2, *size), generator=generator).to(self.device)
+                pixels = pixels.contiguous(memory_format=self.entry.memory_format)
+                expected = self.module(pixels)
+                prefix = _capture(self._blocks[self.start], lambda: self.module(pixels))
+                self._shape = tuple(int(n) for n in prefix.shape[1:])
+                got = self.top(list(prefix.float().cpu().numpy()))
+        scale = float(expected.abs().max()) + 1e-6
+        error = float((got.float() - expected.float()).abs().max()) / scale
+        if not error <= _TOLERANCE:
+            raise ValueError(
+                f"cannot split {type(self.encoder).__name__}({self.encoder.model!r}) "
+                f"before its last {self.k} blocks: the split model differs from the "
+                f"whole one by {error:.2g} (relative); use k=0 (frozen) for it"
+            )
+
+
+def split_backbone(
+    encoder: Any, k: int, device: str, lora_rank: int | None = None, seed: int = 0
+) -> Backbone:
+    """The :class:`Backbone` of a fitted image or text encoder, its last ``k``
+    blocks trainable (or LoRA updates of their linear layers).
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from skmm import ImageEncoder
+    >>> from skmm.finetune import split_backbone
+    >>> images = [np.zeros((24, 24, 3), dtype=np.uint8)]
+    >>> encoder = ImageEncoder("test_vit", pretrained=False, device="cpu").fit(images)
+    >>> backbone = split_backbone(encoder, 1, "cpu")
+    >>> activations = backbone.prefix(images)  # computed once, then cached
+    >>> with torch.no_grad():
+    ...     vectors = backbone.top(activations).numpy()
+    >>> bool(np.allclose(vectors, encoder.transform(images), atol=1e-5))
+    True
+    """
+    if not isinstance(encoder, (ImageEncoder, TextEncoder)):
+        raise TypeError(
+            f"only ImageEncoder and TextEncoder can be fine-tuned, not "
+            f"{type(encoder).__name__}"
+        )
+    return Backbone(encoder, k, device, lora_rank, seed)

@@ -1,0 +1,717 @@
+"""Fine-tuning estimators: the union's image and text backbones trained with a
+fusion head on the raw frame.
+
+``FineTuneClassifier`` / ``FineTuneRegressor`` take a :class:`~skmm.MultimodalUnion`
+and a fusion type. ``fit`` fits the union (its encoders load their models, its
+other transformers are fitted; the pretrained vectors give each block's
+standardisation), cuts each image and text encoder's backbone before its last ``k``
+blocks (:mod:`skmm.finetune._backbones`), computes the frozen prefix of every item
+once (:mod:`skmm.finetune._store`: content-addressed, in this process and in the
+embedding cache) and trains the tops with the fusion network of the heads
+(:class:`~skmm.fusion._network.FusionNetwork`, any of the seven fusion types). The
+trained backbones go back into the fitted union's encoders, so ``union_`` is a
+normal fitted union whose encoders give the fine-tuned vectors.
+"""
+
+from __future__ import annotations
+
+import copy
+import numbers
+import time
+import warnings
+from typing import Any
+
+import narwhals.stable.v1 as nw
+import numpy as np
+import scipy.sparse as sp
+import torch
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    RegressorMixin,
+    _fit_context,
+    clone,
+)
+from sklearn.model_selection import train_test_split
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+
+from skmm._dataframe import column_values, is_dataframe, to_numpy
+from skmm._torch import (
+    autocast,
+    free_device_memory,
+    is_out_of_memory,
+    resolve_device,
+    resolve_precision,
+    seed_from,
+    seeded,
+)
+from skmm.compose._blocks import infer_layout, split_blocks
+from skmm.compose._scaling import BlockScaler
+from skmm.encoders import ImageEncoder, TextEncoder, is_missing
+from skmm.exceptions import OutOfMemoryWarning
+from skmm.finetune._backbones import Backbone, split_backbone
+from skmm.finetune._store import prefix_activations
+from skmm.fusion._modules import FUSION_PARAMETERS, FUSIONS
+from skmm.fusion._network import FusionNetwork, MultiTaskLoss
+from skmm.fusion._targets import ClassificationTarget, RegressionTarget
+
+__all__ = ["FineTuneClassifier", "FineTuneRegressor"]
+
+_MIN_ROWS_FOR_VALIDATION = 20
+_PREFIX_BATCH = 16
+
+
+def _columns_of(spec: Any, X: Any) -> list:
+    """The column names (or positions) a union entry takes."""
+    if callable(spec):
+        spec = spec(X)
+    if isinstance(spec, (str, int, np.integer)):
+        return [spec]
+    if isinstance(spec, slice):
+        names = list(nw.from_native(X).columns)
+        return names[spec]
+    return list(spec)
+
+
+def _values(X: Any, column: Any) -> list:
+    frame = nw.from_native(X)
+    name = frame.columns[column] if isinstance(column, (int, np.integer)) else column
+    return column_values(nw.to_native(frame[name]))
+
+
+class _FineTuned:
+    """One fine-tuned block during fit: its backbone, the activation of each
+    row of each of its columns, and the block's standardisation."""
+
+    def __init__(self, backbone: Backbone, activations: list[list], mean, scale):
+        self.backbone = backbone
+        self.activations = activations  # per column: per row, array or None
+        self.mean = torch.as_tensor(mean, dtype=torch.float32)
+        self.scale = torch.as_tensor(scale, dtype=torch.float32)
+
+    def vectors(self, rows: np.ndarray, device: str) -> torch.Tensor:
+        """The standardised block of ``rows``: each column's top output, zero
+        (the mean) where the column is missing."""
+        dim = self.backbone.dim
+        parts = []
+        for c, column in enumerate(self.activations):
+            mean = self.mean[c * dim : (c + 1) * dim].to(device)
+            scale = self.scale[c * dim : (c + 1) * dim].to(device)
+            have = [i for i, r in enumerate(rows) if column[r] is not None]
+            out = torch.zeros(len(rows), dim, device=device)
+            if have:
+                top = self.backbone.top([column[rows[i]] for i in have])
+                scaled = (top.float() - mean) / scale
+                index = torch.as_tensor(have, device=device)
+                out = out.index_copy(0, index, scaled)
+            parts.append(out)
+        return torch.cat(parts, dim=1)
+
+
+class _BaseFineTune(BaseEstimator):
+    """What the fine-tuning classifier and regressor share."""
+
+    _parameter_constraints: dict = {
+        "union": [HasMethods(["fit_transform", "transform", "get_feature_names_out"])],
+        "fusion": [StrOptions(set(FUSIONS))],
+        "k": [Interval(numbers.Integral, 0, None, closed="left"), dict],
+        "hidden": [Interval(numbers.Integral, 1, None, closed="left")],
+        "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
+        "modality_dropout": [Interval(numbers.Real, 0, 1, closed="left")],
+        "missing_embedding": [StrOptions({"learned", "zero"})],
+        **FUSION_PARAMETERS,
+        "lr": [Interval(numbers.Real, 0, None, closed="neither")],
+        "backbone_lr": [Interval(numbers.Real, 0, None, closed="left")],
+        "lora_rank": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "warmup_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
+        "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "patience": [Interval(numbers.Integral, 1, None, closed="left")],
+        "device": [str, torch.device],
+        "precision": [StrOptions({"auto", "fp32", "fp16", "bf16"})],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        union: Any,
+        fusion: str = "concat",
+        *,
+        k: int | dict = 1,
+        hidden: int = 64,
+        dropout: float = 0.1,
+        modality_dropout: float = 0.2,
+        missing_embedding: str = "learned",
+        n_heads: int = 4,
+        n_layers: int = 1,
+        rank: int = 4,
+        lr: float = 1e-3,
+        backbone_lr: float = 1e-4,
+        lora_rank: int | None = None,
+        warmup_epochs: int = 1,
+        max_epochs: int = 10,
+        batch_size: int = 32,
+        weight_decay: float = 1e-4,
+        early_stopping: bool = True,
+        validation_fraction: float = 0.1,
+        patience: int = 3,
+        device: str = "auto",
+        precision: str = "auto",
+        random_state: Any = None,
+        verbose: int = 0,
+    ):
+        self.union = union
+        self.fusion = fusion
+        self.k = k
+        self.hidden = hidden
+        self.dropout = dropout
+        self.modality_dropout = modality_dropout
+        self.missing_embedding = missing_embedding
+        self.n_heads = n_heads
+        self.n_layers = n_layers
+        self.rank = rank
+        self.lr = lr
+        self.backbone_lr = backbone_lr
+        self.lora_rank = lora_rank
+        self.warmup_epochs = warmup_epochs
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.weight_decay = weight_decay
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.device = device
+        self.precision = precision
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.string = True
+        tags.input_tags.two_d_array = False
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+    # -- hooks ----------------------------------------------------------------------
+    def _encode_targets(self, y) -> tuple[np.ndarray, Any]:
+        raise NotImplementedError
+
+    def _stratify(self, targets: np.ndarray) -> np.ndarray | None:
+        return None
+
+    # -- input ----------------------------------------------------------------------
+    def _check_frame(self, X) -> None:
+        if not is_dataframe(X):
+            raise TypeError(
+                f"{type(self).__name__} takes the raw frame (a pandas or polars "
+                f"DataFrame, one column per modality), got {type(X).__name__}"
+            )
+
+    def _blocks(self, Xt) -> tuple[list[np.ndarray], np.ndarray]:
+        if sp.issparse(Xt):
+            Xt = Xt.toarray()
+        return split_blocks(to_numpy(Xt, dtype=np.float64), self.layout_, np.float64)
+
+    def _k_of(self, name: str) -> int:
+        if isinstance(self.k, dict):
+            unknown = set(self.k) - set(self.layout_.names)
+            if unknown:
+                raise ValueError(
+                    f"k names unknown blocks {sorted(unknown)}; the union's blocks "
+                    f"are {list(self.layout_.names)}"
+                )
+            return int(self.k.get(name, 0))
+        return int(self.k)
+
+    # -- fit ------------------------------------------------------------------------
+    def _fit(self, X, y):
+        self._check_frame(X)
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y")
+        targets, encoding = self._encode_targets(y)
+        union = clone(self.union)
+        Xt = union.fit_transform(X, y)
+        if len(targets) != Xt.shape[0]:
+            raise ValueError(
+                f"X has {Xt.shape[0]} rows but y has {len(targets)}: they must match"
+            )
+        self.union_ = union
+        self.layout_ = infer_layout(
+            Xt if not sp.issparse(Xt) else Xt.toarray(),
+            modalities=union.output_indices_,
+            feature_names=union.get_feature_names_out(),
+        )
+        blocks, present = self._blocks(Xt)
+        for j, name in enumerate(self.layout_.names):
+            if not present[:, j].any():
+                raise ValueError(
+                    f"modality {name!r} is absent from every row of the training data"
+                )
+        self.scaler_ = BlockScaler().fit(blocks, present)
+        scaled = self.scaler_.transform(blocks, present)
+        self.device_ = resolve_device(self.device)
+        self.precision_ = resolve_precision(self.precision, self.device_)
+        seed = seed_from(self.random_state)
+        self.batch_size_ = int(self.batch_size)
+
+        tuned: dict[int, _FineTuned] = {}
+        self.finetuned_blocks_ = []
+        for j, name in enumerate(self.layout_.names):
+            k = self._k_of(name)
+            encoder = union.named_transformers_.get(name)
+            if k == 0:
+                continue
+            if not isinstance(encoder, (ImageEncoder, TextEncoder)):
+                if isinstance(self.k, dict):
+                    raise ValueError(
+                        f"k[{name!r}]={k}: block {name!r} is not an ImageEncoder or "
+                        "TextEncoder, it cannot be fine-tuned"
+                    )
+                continue
+            tuned[j] = self._prepare_block(
+                X, j, name, encoder, k, blocks[j], present[:, j], seed
+            )
+            self.finetuned_blocks_.append(name)
+
+        n_rows = len(targets)
+        train, valid = self._split(targets, n_rows, seed)
+        with seeded(seed, self.device_):
+            network = self._network(encoding.n_outputs).to(self.device_)
+            criterion = MultiTaskLoss(
+                [(encoding.kind, encoding.n_outputs)],
+                [1.0],
+                [getattr(encoding, "class_weight", None)],
+            ).to(self.device_)
+            self.history_ = self._train(
+                network, criterion, tuned, scaled, present, targets, train, valid, seed
+            )
+        network.eval()
+        self.network_ = network
+        for j, block in tuned.items():
+            name = self.layout_.names[j]
+            union.named_transformers_[name].model_ = block.backbone.trained_model()
+        self._encoding = encoding
+        self.n_epochs_ = len(self.history_)
+        return self
+
+    def _prepare_block(
+        self, X, j, name, encoder, k, block, present, seed
+    ) -> _FineTuned:
+        backbone = split_backbone(encoder, k, self.device_, self.lora_rank, seed + j)
+        columns = _columns_of(
+            next(c for n, _, c in self.union_.transformers_ if n == name), X
+        )
+        dim = backbone.dim
+        namespace = backbone.namespace()
+        activations = []
+        for c, column in enumerate(columns):
+            values = _values(X, column)
+            # A row has this column when the encoder gave it a vector (missing
+            # and unreadable values are NaN there, as the encoder decided).
+            have = present & ~np.isnan(block[:, c * dim])
+            rows = np.flatnonzero(have)
+            found = prefix_activations(
+                [values[r] for r in rows],
+                namespace=namespace,
+                compute=backbone.prefix,
+                encoder=encoder,
+                paths=isinstance(encoder, ImageEncoder),
+                batch_size=_PREFIX_BATCH,
+                shape_of=backbone.activation_shape,
+            )
+            per_row: list = [None] * len(values)
+            for r, activation in zip(rows, found, strict=True):
+                if not is_missing(values[r]):
+                    per_row[r] = activation
+            activations.append(per_row)
+        scaler = self.scaler_
+        return _FineTuned(backbone, activations, scaler.means_[j], scaler.scales_[j])
+
+    def _split(self, targets, n_rows, seed):
+        rows = np.arange(n_rows)
+        if not self.early_stopping or n_rows < _MIN_ROWS_FOR_VALIDATION:
+            return rows, None
+        try:
+            train, valid = train_test_split(
+                rows,
+                test_size=self.validation_fraction,
+                random_state=seed,
+                stratify=self._stratify(targets),
+            )
+        except ValueError:  # a class too rare to stratify
+            train, valid = train_test_split(
+                rows, test_size=self.validation_fraction, random_state=seed
+            )
+        return np.sort(train), np.sort(valid)
+
+    def _network(self, n_outputs: int) -> FusionNetwork:
+        fusion_params = {
+            name: getattr(self, name)
+            for name in getattr(FUSIONS[self.fusion], "hyperparameters", {})
+        }
+        return FusionNetwork(
+            input_dims=self.layout_.widths,
+            output_sizes=[n_outputs],
+            fusion=self.fusion,
+            hidden=self.hidden,
+            dropout=self.dropout,
+            modality_dropout=self.modality_dropout,
+            missing_embedding=self.missing_embedding,
+            fusion_params=fusion_params,
+        )
+
+    def _inputs(self, rows, tuned, scaled, present, *, grad: bool, pretrained: bool):
+        """The network's inputs of ``rows``. ``pretrained``: the backbones still
+        have their pretrained weights, so their output is the union's vectors
+        (``scaled``) and the tops need not run (the warm-up epochs)."""
+        device = self.device_
+        inputs = {"present": torch.as_tensor(present[rows]).to(device)}
+        for j, block in enumerate(scaled):
+            if j in tuned and not pretrained:
+                with torch.set_grad_enabled(grad):
+                    x = tuned[j].vectors(rows, device)
+                x = x * inputs["present"][:, j, None].to(x.dtype)
+            else:
+                x = torch.as_tensor(block[rows]).to(device)
+            inputs[f"x{j}"] = x
+        return inputs
+
+    def _train(
+        self, network, criterion, tuned, scaled, present, targets, train, valid, seed
+    ) -> list[dict]:
+        backbone_params = [p for b in tuned.values() for p in b.backbone.parameters]
+        groups = [{"params": list(network.parameters()), "lr": self.lr}]
+        if backbone_params and self.backbone_lr > 0:
+            groups.append({"params": backbone_params, "lr": self.backbone_lr})
+        optimizer = torch.optim.AdamW(groups, weight_decay=self.weight_decay)
+        # fp16 needs loss scaling (its gradients underflow); bf16 and fp32 do not.
+        grad_scaler = torch.amp.GradScaler(
+            torch.device(self.device_).type, enabled=self.precision_ == "fp16"
+        )
+        generator = np.random.default_rng(seed)
+        y = torch.as_tensor(targets, dtype=torch.float32)
+        history: list[dict] = []
+        best, best_loss, waited = None, np.inf, 0
+        trained_yet = False  # whether the backbones have left their pretrained weights
+        for epoch in range(self.max_epochs):
+            started = time.perf_counter()
+            warming = epoch < self.warmup_epochs
+            train_backbones = bool(backbone_params) and not warming
+            network.train()
+            for b in tuned.values():
+                b.backbone.train_mode()
+            order = generator.permutation(train)
+            total, seen = 0.0, 0
+            while seen < len(order):
+                rows = order[seen : seen + self.batch_size_]
+                try:
+                    with autocast(self.device_, self.precision_):
+                        inputs = self._inputs(
+                            rows,
+                            tuned,
+                            scaled,
+                            present,
+                            grad=train_backbones,
+                            pretrained=not trained_yet and not train_backbones,
+                        )
+                        out = network(**inputs).float()
+                    loss = criterion(out, y[rows].to(self.device_))
+                    optimizer.zero_grad(set_to_none=True)
+                    grad_scaler.scale(loss).backward()
+                except Exception as exc:
+                    if not is_out_of_memory(exc) or self.batch_size_ <= 1:
+                        raise
+                    del exc
+                    optimizer.zero_grad(set_to_none=True)
+                    self._halve_batch_size()
+                    continue
+                grad_scaler.step(optimizer)
+                grad_scaler.update()
+                total += float(loss.detach()) * len(rows)
+                seen += len(rows)
+            trained_yet = trained_yet or train_backbones
+            record = {"epoch": epoch + 1, "train_loss": total / max(seen, 1)}
+            record["backbone_trained"] = train_backbones
+            if valid is not None:
+                network.eval()
+                with torch.no_grad():
+                    losses = []
+                    for start in range(0, len(valid), self.batch_size_):
+                        rows = valid[start : start + self.batch_size_]
+                        inputs = self._inputs(
+                            rows,
+                            tuned,
+                            scaled,
+                            present,
+                            grad=False,
+                            pretrained=not trained_yet,
+                        )
+                        out = network(**inputs).float()
+                        losses.append(
+                            float(criterion(out, y[rows].to(self.device_))) * len(rows)
+                        )
+                record["valid_loss"] = sum(losses) / len(valid)
+                if record["valid_loss"] < best_loss:
+                    best_loss, waited = record["valid_loss"], 0
+                    best = (
+                        copy.deepcopy(network.state_dict()),
+                        {j: b.backbone.state() for j, b in tuned.items()},
+                    )
+                else:
+                    waited += 1
+            record["seconds"] = time.perf_counter() - started
+            history.append(record)
+            if self.verbose:
+                print(record)
+            if valid is not None and waited >= self.patience:
+                break
+        if best is not None:
+            network.load_state_dict(best[0])
+            for j, state in best[1].items():
+                tuned[j].backbone.load_state(state)
+        return history
+
+    def _halve_batch_size(self) -> None:
+        """After a device out-of-memory error: halve ``batch_size_`` (the batch is
+        then retried, and the rest of training keeps the smaller size)."""
+        old = self.batch_size_
+        self.batch_size_ = max(1, old // 2)
+        free_device_memory(self.device_)
+        warnings.warn(
+            f"{type(self).__name__}: {self.device_} ran out of memory at batch size "
+            f"{old}; retrying with {self.batch_size_}",
+            OutOfMemoryWarning,
+            stacklevel=4,
+        )
+
+    # -- predict --------------------------------------------------------------------
+    def _outputs(self, X) -> np.ndarray:
+        check_is_fitted(self, "network_")
+        self._check_frame(X)
+        blocks, present = self._blocks(self.union_.transform(X))
+        scaled = self.scaler_.transform(blocks, present)
+        outs = []
+        with torch.inference_mode():
+            for start in range(0, len(present), max(self.batch_size, 256)):
+                rows = slice(start, start + max(self.batch_size, 256))
+                inputs = {
+                    f"x{j}": torch.as_tensor(b[rows]).to(self.device_)
+                    for j, b in enumerate(scaled)
+                }
+                inputs["present"] = torch.as_tensor(present[rows]).to(self.device_)
+                outs.append(self.network_(**inputs).float().cpu().numpy())
+        if not outs:
+            return np.empty((0, self._encoding.n_outputs), dtype=np.float32)
+        return np.concatenate(outs)
+
+    # -- pickling -------------------------------------------------------------------
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        network = state.get("network_")
+        if network is not None:
+            # Saved on the CPU: a model trained on a GPU loads anywhere.
+            state["network_"] = copy.deepcopy(network).cpu()
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if state.get("network_") is not None:
+            self.device_ = resolve_device(self.device, fallback=True)
+            self.network_.to(self.device_)
+
+
+_DOC = """
+    Parameters
+    ----------
+    union : MultimodalUnion
+        The blocks and their columns of the raw frame (cloned at fit). Each
+        :class:`~skmm.ImageEncoder` (timm: EfficientNet, MobileNetV3, ConvNeXt,
+        ViT) and :class:`~skmm.TextEncoder` (sentence-transformers BERT-like
+        models) block is fine-tuned; other blocks are fitted and used as they are.
+    fusion : {"concat", "gated", "attention", "transformer", "tensor", "lowrank", \
+"late"}, default="concat"
+        The fusion type, as in :class:`~skmm.FusionClassifier`.
+    k : int or dict, default=1
+        The last ``k`` blocks (timm stages) or transformer layers of each backbone
+        are trained; the rest (the prefix) is frozen and its activations are
+        computed once per item (content-addressed, also in the encoder's embedding
+        cache when it has one), so an epoch runs only the trained top. 0: frozen
+        (the encoder's vectors, as with a fusion head). A dict gives ``k`` per block
+        name (absent names: 0).
+    hidden, dropout, modality_dropout, missing_embedding, n_heads, n_layers, rank
+        The fusion network's, as in :class:`~skmm.FusionClassifier`.
+    lr : float, default=1e-3
+        AdamW learning rate of the fusion network (the new head).
+    backbone_lr : float, default=1e-4
+        Learning rate of the trained backbone blocks (discriminative learning
+        rates: pretrained weights move more slowly than the new head); 0 freezes
+        them.
+    lora_rank : int or None, default=None
+        None: the top blocks' weights train. An int ``r``: they stay frozen and a
+        rank-``r`` LoRA update of each of their linear layers trains (transformer
+        text models and ViTs; a convnet's stages have no linear layer), merged
+        into the weights after fit, so the fitted encoder is the plain model.
+        With a cached prefix the saving is in optimizer state and trained
+        parameters, not in compute.
+    warmup_epochs : int, default=1
+        Epochs that train the head alone before the backbones join, so that a
+        random head's gradients do not disturb the pretrained weights.
+    max_epochs, batch_size, weight_decay : int, int, float, default=10, 32, 1e-4
+        On a device out-of-memory error the batch is halved and retried (an
+        ``OutOfMemoryWarning`` says so); ``batch_size_`` keeps the size in use.
+    early_stopping : bool, default=True
+        Hold out ``validation_fraction`` of the rows (stratified for a
+        classifier), stop when the validation loss has not improved for
+        ``patience`` epochs and keep the best epoch's weights (head and
+        backbones). Needs 20 rows; with fewer, all rows train ``max_epochs``.
+    validation_fraction : float, default=0.1
+    patience : int, default=3
+    device : str, default="auto"
+        Where the trained copies of the backbones and the head train.
+    precision : {"auto", "fp32", "fp16", "bf16"}, default="auto"
+        Autocast precision of training (the weights stay float32). "auto": bf16
+        on CUDA devices that support it, else fp16 (with loss scaling) on CUDA,
+        fp32 on CPU and MPS.
+    random_state : int, RandomState or None, default=None
+        Seeds initialisation, shuffling, dropout and the validation split,
+        without changing torch's or numpy's global random state.
+    verbose : int, default=0
+        1 prints each epoch's losses.
+
+    Attributes
+    ----------
+    union_ : MultimodalUnion
+        The fitted union; its fine-tuned encoders hold the trained weights
+        (``union_.transform`` gives the fine-tuned vectors; their cache
+        fingerprint is that of the new weights). Fitting it again reloads the
+        pretrained models.
+    finetuned_blocks_ : list of str
+        The blocks whose backbone was trained.
+    layout_ : BlockLayout
+    scaler_ : BlockScaler
+        Each block's standardisation (of the pretrained vectors, kept for the
+        fine-tuned ones).
+    network_ : FusionNetwork
+        The trained fusion network.
+    history_ : list of dict
+        Per epoch: ``train_loss``, ``valid_loss`` (with early stopping),
+        whether the backbones trained (``backbone_trained``) and its wall time
+        (``seconds``).
+    n_epochs_ : int
+    batch_size_ : int
+        The training batch size in the end (smaller than ``batch_size`` after an
+        out-of-memory error).
+    device_ : str
+    precision_ : str"""
+
+
+class FineTuneClassifier(ClassifierMixin, _BaseFineTune):
+    __doc__ = f"""Train image and text encoders with a fusion classifier.
+
+    Cheap by default: only the last ``k`` blocks of each backbone train, on
+    activations of the frozen part computed once per item.
+    {_DOC}
+    classes_ : ndarray
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skmm import FineTuneClassifier, ImageEncoder, MultimodalUnion
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame({{
+    ...     "photo": [rng.integers(0, 256, (24, 24, 3), dtype=np.uint8)
+    ...               for _ in range(8)],
+    ...     "price": rng.normal(size=8)}})
+    >>> y = np.array([0, 1] * 4)
+    >>> union = MultimodalUnion([
+    ...     ("image", ImageEncoder("test_convnext", pretrained=False, device="cpu"),
+    ...      "photo"),
+    ...     ("tab", StandardScaler(), ["price"])])
+    >>> clf = FineTuneClassifier(union, k=1, max_epochs=2, device="cpu",
+    ...                          random_state=0).fit(X, y)
+    >>> clf.predict_proba(X).shape, clf.finetuned_blocks_
+    ((8, 2), ['image'])
+    """
+
+    def _encode_targets(self, y):
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        target, column = ClassificationTarget.fit(y)
+        if target.n_outputs < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs at least 2 classes in y; it has one: "
+                f"{target.classes[0]!r}"
+            )
+        self.classes_ = target.classes
+        return column, target
+
+    def _stratify(self, targets):
+        return targets[:, 0]
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y) -> FineTuneClassifier:
+        """Fit the union, then train the backbones' tops and the head."""
+        return self._fit(X, y)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities, columns in the order of ``classes_``."""
+        return self._encoding.predict_proba(self._outputs(X))
+
+    def predict(self, X) -> np.ndarray:
+        """The most probable class of each row."""
+        return self._encoding.predict(self._outputs(X))
+
+
+class FineTuneRegressor(RegressorMixin, _BaseFineTune):
+    __doc__ = f"""Train image and text encoders with a fusion regressor.
+
+    As :class:`FineTuneClassifier`, with standardised targets (scaled back in
+    ``predict``).
+    {_DOC}
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from skmm import FineTuneRegressor, ImageEncoder, MultimodalUnion
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame({{"photo": [rng.integers(0, 256, (24, 24, 3), dtype=np.uint8)
+    ...                              for _ in range(8)]}})
+    >>> union = MultimodalUnion(
+    ...     [("image", ImageEncoder("test_vit", pretrained=False, device="cpu"),
+    ...       "photo")])
+    >>> reg = FineTuneRegressor(union, max_epochs=2, device="cpu",
+    ...                         random_state=0).fit(X, rng.normal(size=8))
+    >>> reg.predict(X).shape
+    (8,)
+    """
+
+    def _encode_targets(self, y):
+        y = np.asarray(y, dtype=np.float64)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if y.ndim not in (1, 2):
+            raise ValueError(f"y must be 1-D or 2-D; got shape {y.shape}")
+        if not np.isfinite(y).all():
+            raise ValueError("y contains NaN or infinity")
+        self._y_1d = y.ndim == 1
+        target, columns = RegressionTarget.fit(y.reshape(len(y), -1))
+        self.n_outputs_ = target.n_outputs
+        return columns, target
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y) -> FineTuneRegressor:
+        """Fit the union, then train the backbones' tops and the head."""
+        return self._fit(X, y)
+
+    def predict(self, X) -> np.ndarray:
+        """Predicted targets: 1-D for a 1-D ``y``."""
+        out = self._encoding.predict(self._outputs(X))
+        return out[:, 0] if self._y_1d else out

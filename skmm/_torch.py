@@ -1,7 +1,8 @@
 """Torch helpers shared by the encoders, the fusion heads and the aligner.
 
 Device and precision resolution, autocast, seeding that leaves the caller's random
-state as it was, seeds drawn from a ``random_state``, and out-of-memory detection.
+state as it was, seeds drawn from a ``random_state``, out-of-memory detection, and
+thread limits scoped to a block (``limited_threads``).
 A leaf module: it imports nothing from skmm, so that any part of the package can use
 it without depending on the encoders.
 """
@@ -16,12 +17,15 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
+from threadpoolctl import threadpool_limits
 
 __all__ = [
     "autocast",
+    "auto_num_threads",
     "auto_num_workers",
     "free_device_memory",
     "is_out_of_memory",
+    "limited_threads",
     "resolve_device",
     "resolve_num_workers",
     "resolve_precision",
@@ -292,3 +296,60 @@ def resolve_num_workers(num_workers: int | str, device: str) -> int:
     if num_workers == "auto":
         return auto_num_workers(torch.device(device).type)
     return int(num_workers)
+
+
+# Multiply-adds per thread below which another intra-op thread costs more than it
+# saves: on 2 cores a fusion head's batch (a few million multiply-adds) ran 5-40x
+# slower with 2 threads than with 1 once another process kept the cores busy.
+WORK_PER_THREAD = 2**25
+
+
+def auto_num_threads(work: float) -> int:
+    """Intra-op threads for a step of ``work`` multiply-adds.
+
+    One thread per ``WORK_PER_THREAD`` multiply-adds (at least 1), never more than
+    torch uses now: small networks run on one thread, where a second one only
+    waits on the first (and, on a busy machine, on every other process).
+
+    Examples
+    --------
+    >>> from skmm._torch import auto_num_threads
+    >>> auto_num_threads(5e6)
+    1
+    """
+    return int(max(1, min(torch.get_num_threads(), work // WORK_PER_THREAD)))
+
+
+@contextlib.contextmanager
+def limited_threads(n_threads: int | None) -> Iterator[None]:
+    """Run a block with ``n_threads`` intra-op threads, then restore the caller's.
+
+    Inside, torch's intra-op pool (``torch.set_num_threads``) and the BLAS and
+    OpenMP libraries that threadpoolctl finds are limited to ``n_threads``; on
+    exit, normal or by an exception, both are as they were. ``None`` changes
+    nothing. torch's inter-op pool is left alone (it can be set only once per
+    process). ``torch.set_num_threads`` is process-wide: another Python thread
+    running torch at the same time sees the limit too.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skmm._torch import limited_threads
+    >>> before = torch.get_num_threads()
+    >>> with limited_threads(1):
+    ...     torch.get_num_threads()
+    1
+    >>> torch.get_num_threads() == before
+    True
+    """
+    if n_threads is None:
+        yield
+        return
+    n_threads = max(1, int(n_threads))
+    before = torch.get_num_threads()
+    with threadpool_limits(limits=n_threads):
+        torch.set_num_threads(n_threads)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)

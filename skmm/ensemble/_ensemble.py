@@ -10,6 +10,7 @@ candidate, and a candidate costs one head fit, never another encoding.
 
 from __future__ import annotations
 
+import inspect
 import sys
 import time
 import warnings
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
+from sklearn import config_context
 from sklearn.base import (
     BaseEstimator,
     ClassifierMixin,
@@ -34,8 +36,19 @@ from sklearn.model_selection import check_cv
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metadata_routing import (
+    MetadataRouter,
+    MethodMapping,
+    _raise_for_params,
+    _routing_enabled,
+    process_routing,
+)
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d
+from sklearn.utils.validation import (
+    _check_method_params,
+    check_is_fitted,
+    column_or_1d,
+)
 
 from skmm._dataframe import categorical_columns, category_codes
 from skmm._torch import seed_from
@@ -48,6 +61,7 @@ from skmm.ensemble._views import (
     is_embedding_block,
     takes_categories,
 )
+from skmm.fusion._weights import check_sample_weight, requesting_weights, weight_params
 
 __all__ = ["EnsembleClassifier", "EnsembleRegressor"]
 
@@ -82,9 +96,9 @@ class _FixedRegressor(RegressorMixin, _Fixed):
         return self.output[:, 0]
 
 
-def _fit_predict(estimator, X_train, y_train, X_test, method):
+def _fit_predict(estimator, X_train, y_train, X_test, method, params):
     start = time.perf_counter()
-    estimator.fit(X_train, y_train)
+    estimator.fit(X_train, y_train, **params)
     fit_s = time.perf_counter() - start
     start = time.perf_counter()
     pred = None if X_test is None else _predict(estimator, X_test, method)
@@ -100,8 +114,11 @@ def _predict(estimator, X, method):
 class _Candidate:
     """One resolved candidate: a name, an unfitted estimator and its blocks."""
 
-    def __init__(self, name, estimator, blocks, table: InputTable, user: bool):
+    def __init__(
+        self, name, estimator, blocks, table: InputTable, user: bool, entry: str
+    ):
         self.name = name
+        self.entry = entry  # the library entry it comes from (routing's name)
         self.estimator = estimator
         self.blocks = list(blocks)
         self.columns = table.columns_of(self.blocks)
@@ -328,6 +345,8 @@ class _BaseEnsemble(MetaEstimatorMixin, BaseEstimator):
         resolved: list[_Candidate] = []
         seen_defaults: set = set()
         for name, est, blocks, user in self._library(seed):
+            if not user:
+                est = requesting_weights(est)
             if not hasattr(est, "fit"):
                 raise TypeError(
                     f"candidate {name!r} must be an estimator or 'drop', got {est!r}"
@@ -343,7 +362,9 @@ class _BaseEnsemble(MetaEstimatorMixin, BaseEstimator):
                 if key in seen_defaults:
                     continue
                 seen_defaults.add(key)
-                resolved.append(_Candidate(cand_name, clone(est), group, table, user))
+                resolved.append(
+                    _Candidate(cand_name, clone(est), group, table, user, name)
+                )
         if not resolved:
             raise ValueError(
                 f"no candidate reads any of the input's blocks {names}; give "
@@ -376,8 +397,40 @@ class _BaseEnsemble(MetaEstimatorMixin, BaseEstimator):
         if self.verbose:
             print(f"[{type(self).__name__}] {line}", file=sys.stderr, flush=True)
 
+    # -- metadata routing -------------------------------------------------------
+    def get_metadata_routing(self) -> MetadataRouter:
+        """The metadata routing of this estimator: ``fit`` routes to every
+        candidate, by its name in the library (``"linear"`` for all the
+        ``linear[<block>]`` it expands to).
+
+        Returns
+        -------
+        routing : MetadataRouter
+        """
+        # It consumes sample_weight itself too: in the scores and the prior.
+        router = MetadataRouter(owner=self).add_self_request(self)
+        for name, est, _, user in self._library(self.random_state):
+            if hasattr(est, "fit"):
+                router.add(
+                    **{name: est if user else requesting_weights(est)},
+                    method_mapping=MethodMapping().add(caller="fit", callee="fit"),
+                )
+        return router
+
+    def _candidate_params(self, candidates, sample_weight, fit_params):
+        """Each candidate's fit parameters, for all rows."""
+        if _routing_enabled():
+            if sample_weight is not None:
+                fit_params = {**fit_params, "sample_weight": sample_weight}
+            routed = process_routing(self, "fit", **fit_params)
+            return [dict(routed[c.entry].fit) for c in candidates]
+        return [
+            weight_params(c.estimator, sample_weight, f"candidate {c.name!r}")
+            for c in candidates
+        ]
+
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None, **fit_params):
         """Fit every candidate out of fold, select the ensemble, refit it.
 
         Parameters
@@ -388,20 +441,39 @@ class _BaseEnsemble(MetaEstimatorMixin, BaseEstimator):
             ``modalities=``.
         y : array-like of shape (n_samples,)
             Target.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights: passed to every candidate in its fold fits and its
+            refit (to each step of a pipeline that takes them, with metadata
+            routing off; a candidate that takes none is an error), and used in
+            the out-of-fold scores that the selection maximises and in the
+            prior.
+        **fit_params : dict
+            Other metadata, only with metadata routing enabled
+            (``sklearn.set_config(enable_metadata_routing=True)``), routed to
+            the candidates that request it.
 
         Returns
         -------
         self : object
         """
+        _raise_for_params(fit_params, self, "fit")
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y "
                 "is None."
             )
         table, y = self._table(X, y, reset=True)
-        y, target = self._encode_y(y)
+        if sample_weight is not None:
+            sample_weight = check_sample_weight(sample_weight, len(y))
+        y, target = self._encode_y(y, sample_weight)
         seed = seed_from(self.random_state)
         candidates = self._resolve(table, seed)
+        all_params = self._candidate_params(candidates, sample_weight, fit_params)
+        all_rows = np.empty((len(y), 0))
+
+        def params_of(j, rows):
+            return _check_method_params(all_rows, all_params[j], rows)
+
         present = table.present()
         index = {b: j for j, b in enumerate(table.layout.names)}
         seen = np.stack(
@@ -433,6 +505,7 @@ class _BaseEnsemble(MetaEstimatorMixin, BaseEstimator):
                             else None
                         ),
                         self._method,
+                        params_of(j, train[seen[train, j]]),
                     )
                     for train, test in folds
                 )
@@ -458,7 +531,9 @@ class _BaseEnsemble(MetaEstimatorMixin, BaseEstimator):
                 )
                 self._say(f"{cand.name}: failed ({type(exc).__name__}: {exc})")
                 continue
-            score = self._score(scorer, [pred], seen[:, [j]], np.ones(1), target)
+            score = self._score(
+                scorer, [pred], seen[:, [j]], np.ones(1), target, sample_weight
+            )
             self._say(
                 f"{cand.name} ({' + '.join(cand.blocks)}): {score:.4f} out of fold "
                 f"in {time.perf_counter() - start:.1f} s"
@@ -486,14 +561,19 @@ class _BaseEnsemble(MetaEstimatorMixin, BaseEstimator):
             oof,
             seen_kept,
             lambda p: self._score(
-                selector, [p], np.ones((n, 1), bool), np.ones(1), target
+                selector, [p], np.ones((n, 1), bool), np.ones(1), target, sample_weight
             ),
             self._prior,
             ensemble_size=self.ensemble_size,
         )
         ensemble_oof = combine(oof, seen_kept, weights, self._prior)
         self.oof_score_ = self._score(
-            scorer, [ensemble_oof], np.ones((n, 1), bool), np.ones(1), target
+            scorer,
+            [ensemble_oof],
+            np.ones((n, 1), bool),
+            np.ones(1),
+            target,
+            sample_weight,
         )
         self.selection_trace_ = trace
 
@@ -509,7 +589,9 @@ class _BaseEnsemble(MetaEstimatorMixin, BaseEstimator):
                 rows = np.flatnonzero(seen[:, j])
                 start = time.perf_counter()
                 fitted = clone(cand.estimator).fit(
-                    table.frame(cand.columns, rows, cand.native), target[rows]
+                    table.frame(cand.columns, rows, cand.native),
+                    target[rows],
+                    **params_of(j, rows),
                 )
                 refit_s = time.perf_counter() - start
                 self._say(f"refitted {cand.name} (weight {w:.2f}) in {refit_s:.1f} s")
@@ -545,9 +627,25 @@ class _BaseEnsemble(MetaEstimatorMixin, BaseEstimator):
         )
         return self
 
-    def _score(self, scorer, preds, seen, weights, target) -> float:
+    def _score(self, scorer, preds, seen, weights, target, sample_weight=None) -> float:
+        """The (weighted) score of the combined predictions."""
         combined = combine(preds, seen, weights, self._prior)
-        return float(scorer(self._fixed(combined), np.zeros((len(target), 1)), target))
+        args = (self._fixed(combined), np.zeros((len(target), 1)), target)
+        if sample_weight is None:
+            return float(scorer(*args))
+        params = inspect.signature(scorer).parameters
+        takes = "sample_weight" in params or any(
+            p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()
+        )
+        if not takes:
+            raise TypeError(
+                f"scoring {scorer!r} takes no sample_weight, so the out-of-fold "
+                "scores cannot be weighted; give a scorer that takes it "
+                "(sklearn.metrics.make_scorer) or fit without sample_weight"
+            )
+        # The weights are passed here, by the ensemble: not routed again.
+        with config_context(enable_metadata_routing=False):
+            return float(scorer(*args, sample_weight=sample_weight))
 
     # -- predict ----------------------------------------------------------------
     def _member_outputs(self, X, names) -> tuple[list[np.ndarray], np.ndarray]:
@@ -838,7 +936,7 @@ class EnsembleClassifier(ClassifierMixin, _BaseEnsemble):
         )
         self.class_weight = class_weight
 
-    def _encode_y(self, y):
+    def _encode_y(self, y, sample_weight=None):
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
         encoder = LabelEncoder().fit(y)
@@ -849,7 +947,9 @@ class EnsembleClassifier(ClassifierMixin, _BaseEnsemble):
                 f"data, but the data contains only one class: {self.classes_[0]!r}"
             )
         codes = encoder.transform(y)
-        counts = np.bincount(codes, minlength=len(self.classes_)).astype(float)
+        counts = np.bincount(
+            codes, weights=sample_weight, minlength=len(self.classes_)
+        ).astype(float)
         self.class_prior_ = counts / counts.sum()
         self._prior = self.class_prior_
         return y, codes
@@ -989,9 +1089,9 @@ class EnsembleRegressor(RegressorMixin, _BaseEnsemble):
 
     _method = "predict"
 
-    def _encode_y(self, y):
+    def _encode_y(self, y, sample_weight=None):
         y = column_or_1d(np.asarray(y, dtype=np.float64), warn=True)
-        self.y_mean_ = float(np.mean(y))
+        self.y_mean_ = float(np.average(y, weights=sample_weight))
         self._prior = np.array([self.y_mean_])
         return y, y
 

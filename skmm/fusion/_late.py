@@ -41,21 +41,30 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import LabelEncoder, StandardScaler
 from sklearn.utils import get_tags
 from sklearn.utils._param_validation import HasMethods, StrOptions
+from sklearn.utils.metadata_routing import (
+    MetadataRouter,
+    MethodMapping,
+    _raise_for_params,
+    _routing_enabled,
+    process_routing,
+)
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
+    _check_method_params,
     check_is_fitted,
     column_or_1d,
 )
 
 from skmm.compose._blocks import BlockLayout, split_blocks, validate_modality_input
+from skmm.fusion._weights import check_sample_weight, requesting_weights, weight_params
 
 __all__ = ["LateFusionClassifier", "LateFusionRegressor"]
 
 _DROP = "drop"
 
 
-def _fit_one(estimator, X, y):
-    return estimator.fit(X, y)
+def _fit_one(estimator, X, y, params):
+    return estimator.fit(X, y, **params)
 
 
 class _BaseLateFusion(MetaEstimatorMixin, BaseEstimator):
@@ -168,7 +177,7 @@ class _BaseLateFusion(MetaEstimatorMixin, BaseEstimator):
                 f"estimators names modalities that the input lacks: {unknown}; "
                 f"the input's modalities are {list(layout.names)}"
             )
-        base = self.estimator if self.estimator is not None else self._default()
+        base = self._base_estimator()
         resolved = {}
         for name in layout.names:
             est = given.get(name, base)
@@ -219,8 +228,75 @@ class _BaseLateFusion(MetaEstimatorMixin, BaseEstimator):
             )
         return rows
 
+    # -- metadata routing -------------------------------------------------------
+    def _routing_estimators(self) -> dict[str, Any]:
+        """Router name to each inner estimator that fit may route metadata to."""
+        out = {"estimator": self._base_estimator()}
+        for name, est in (self.estimators or {}).items():
+            if not (isinstance(est, str) and est == _DROP):
+                out[f"estimators__{name}"] = est
+        if self.combiner == "stacking":
+            out["final_estimator"] = self._final_estimator()
+        return out
+
+    def get_metadata_routing(self) -> MetadataRouter:
+        """The metadata routing of this estimator: ``fit`` routes to the
+        per-modality estimators (``estimator``, ``estimators__<modality>``) and,
+        with stacking, to ``final_estimator``.
+
+        Returns
+        -------
+        routing : MetadataRouter
+        """
+        # It consumes some itself: sample_weight in the prior and in score.
+        router = MetadataRouter(owner=self).add_self_request(self)
+        for name, est in self._routing_estimators().items():
+            router.add(
+                **{name: est},
+                method_mapping=MethodMapping().add(caller="fit", callee="fit"),
+            )
+        return router
+
+    def _base_estimator(self):
+        if self.estimator is not None:
+            return self.estimator
+        return requesting_weights(self._default())
+
+    def _final_estimator(self):
+        if self.final_estimator is not None:
+            return self.final_estimator
+        return requesting_weights(self._default_final())
+
+    def _route(self, sample_weight, fit_params, names):
+        """Fit parameters of each modality's estimator (all rows) and of the
+        final estimator."""
+        given = dict(self.estimators or {})
+        if _routing_enabled():
+            if sample_weight is not None:
+                fit_params = {**fit_params, "sample_weight": sample_weight}
+            routed = process_routing(self, "fit", **fit_params)
+            per_block = {
+                n: routed[f"estimators__{n}" if n in given else "estimator"].fit
+                for n in names
+            }
+            final = routed.final_estimator.fit if self.combiner == "stacking" else {}
+            return per_block, final
+        base = self._base_estimator()
+        per_block = {
+            n: weight_params(
+                given.get(n, base), sample_weight, f"the estimator of modality {n!r}"
+            )
+            for n in names
+        }
+        final = {}
+        if self.combiner == "stacking":
+            final = weight_params(
+                self._final_estimator(), sample_weight, "final_estimator"
+            )
+        return per_block, final
+
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None, **fit_params):
         """Fit one estimator per modality on the rows that have it.
 
         Parameters
@@ -229,38 +305,71 @@ class _BaseLateFusion(MetaEstimatorMixin, BaseEstimator):
             The joined matrix (see the class docstring for how blocks are found).
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Target.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights, passed to each modality's estimator (on its rows), to
+            the stacking's out-of-fold fits and final estimator, and used in the
+            prior. With metadata routing off, a pipeline gets them in every step
+            that takes them, and an estimator that takes none is an error; with
+            routing on, they go where the estimators request them.
+        **fit_params : dict
+            Other metadata, only with metadata routing enabled
+            (``sklearn.set_config(enable_metadata_routing=True)``).
 
         Returns
         -------
         self : object
         """
+        _raise_for_params(fit_params, self, "fit")
         X, y, layout = self._validate_X(X, y, reset=True)
         self.layout_ = layout
+        if sample_weight is not None:
+            sample_weight = check_sample_weight(sample_weight, len(y))
         estimators = self._resolve_estimators(layout)
         names = list(estimators)
         self._weights = self._resolve_weights(names)
         blocks, present = self._blocks(X, layout)
         index = {name: layout.names.index(name) for name in names}
-        self._set_prior(y)
+        self._set_prior(y, sample_weight)
+        per_block, final_params = self._route(sample_weight, fit_params, names)
 
         rows = {n: self._present_rows(present, index[n], n) for n in names}
+        all_rows = np.empty((len(y), 0))
+        params = {
+            n: _check_method_params(all_rows, per_block[n], np.flatnonzero(rows[n]))
+            for n in names
+        }
         estimators = {
             n: self._check_labels(est, y[rows[n]], n) for n, est in estimators.items()
         }
+        for n, est in estimators.items():
+            if isinstance(est, DummyClassifier) and params[n]:
+                # Stands for a single-class modality: only the weights apply.
+                weight = [
+                    v for k, v in params[n].items() if k.endswith("sample_weight")
+                ]
+                params[n] = {"sample_weight": weight[0]} if weight else {}
         fitted = Parallel(n_jobs=self.n_jobs)(
-            delayed(_fit_one)(est, blocks[index[n]][rows[n]], y[rows[n]])
+            delayed(_fit_one)(est, blocks[index[n]][rows[n]], y[rows[n]], params[n])
             for n, est in estimators.items()
         )
         self.estimators_ = dict(zip(names, fitted, strict=True))
         self._check_methods()
 
         if self.combiner == "stacking":
-            if not isinstance(self.cv, Integral) and not hasattr(self.cv, "split"):
-                raise ValueError(
-                    "cv must be an int or a splitter (it is applied to each "
-                    "modality's present rows, so fixed train/test indices do not fit)"
-                )
-            cv = check_cv(self.cv, y, classifier=is_classifier(self))
+            cv = self.cv
+            if not isinstance(cv, Integral) and not hasattr(cv, "split"):
+                # Fixed train/test indices number the rows of X: they hold only
+                # for modalities that every row has.
+                cv = list(cv)
+                partial = [n for n in names if not rows[n].all()]
+                if partial:
+                    raise ValueError(
+                        "cv must be an int or a splitter when a modality is absent "
+                        f"from some rows (here {partial}): it is applied to each "
+                        "modality's present rows, so fixed train/test indices do "
+                        "not fit"
+                    )
+            cv = check_cv(cv, y, classifier=is_classifier(self))
             oof = Parallel(n_jobs=self.n_jobs)(
                 delayed(cross_val_predict)(
                     clone(estimators[n]),
@@ -268,6 +377,7 @@ class _BaseLateFusion(MetaEstimatorMixin, BaseEstimator):
                     y[rows[n]],
                     cv=cv,
                     method=self._method,
+                    params=params[n],
                 )
                 for n in names
             )
@@ -276,9 +386,8 @@ class _BaseLateFusion(MetaEstimatorMixin, BaseEstimator):
                 for n, pred in zip(names, oof, strict=True)
             ]
             meta = self._meta_features(outputs, present[:, [index[n] for n in names]])
-            final = self.final_estimator
-            final = self._default_final() if final is None else clone(final)
-            self.final_estimator_ = final.fit(meta, y)
+            final = clone(self._final_estimator())
+            self.final_estimator_ = final.fit(meta, y, **final_params)
         elif hasattr(self, "final_estimator_"):
             del self.final_estimator_
         return self
@@ -384,7 +493,8 @@ class LateFusionClassifier(ClassifierMixin, _BaseLateFusion):
         The stacking combiner; ``None`` means ``LogisticRegression()``.
     cv : int, cross-validation generator or iterable, default=5
         Folds for the out-of-fold predictions of stacking (stratified for an
-        int), applied to each modality's present rows.
+        int), applied to each modality's present rows (fixed train/test indices
+        only when every row has every modality).
     modalities : dict, default=None
         Block name to a slice, column positions or column names; overrides the
         column prefixes. ``MultimodalUnion.output_indices_`` works as it is.
@@ -466,8 +576,9 @@ class LateFusionClassifier(ClassifierMixin, _BaseLateFusion):
             )
         return y
 
-    def _set_prior(self, y) -> None:
-        counts = np.array([(y == c).sum() for c in self.classes_], dtype=float)
+    def _set_prior(self, y, sample_weight=None) -> None:
+        weight = np.ones(len(y)) if sample_weight is None else sample_weight
+        counts = np.array([weight[y == c].sum() for c in self.classes_])
         self.class_prior_ = counts / counts.sum()
         self._prior = self.class_prior_
 
@@ -563,7 +674,8 @@ class LateFusionRegressor(RegressorMixin, _BaseLateFusion):
         The stacking combiner; ``None`` means ``RidgeCV()``.
     cv : int, cross-validation generator or iterable, default=5
         Folds for the out-of-fold predictions of stacking, applied to each
-        modality's present rows.
+        modality's present rows (fixed train/test indices only when
+        every row has every modality).
     modalities : dict, default=None
         Block name to a slice, column positions or column names; overrides the
         column prefixes. ``MultimodalUnion.output_indices_`` works as it is.
@@ -626,8 +738,8 @@ class LateFusionRegressor(RegressorMixin, _BaseLateFusion):
         self._y_ndim = y.ndim
         return y
 
-    def _set_prior(self, y) -> None:
-        self.y_mean_ = np.atleast_1d(np.mean(y, axis=0))
+    def _set_prior(self, y, sample_weight=None) -> None:
+        self.y_mean_ = np.atleast_1d(np.average(y, axis=0, weights=sample_weight))
         self._prior = self.y_mean_
 
     def _align(self, pred, estimator) -> np.ndarray:

@@ -191,17 +191,25 @@ class MultiTaskLoss(nn.Module):
         The weight of each task's loss.
     class_weights : sequence of (tensor or None)
         Per-class weights of each classification task.
+    row_weights : bool, default=False
+        The target matrix's last column is each row's weight (a ``sample_weight``):
+        each task's loss is then the weighted mean ``sum_i w_i l_i / sum_i w_i``
+        over the rows whose target is known (``w_i`` times the class weight for
+        classification, as the cross-entropy's own class weights are averaged). A
+        batch whose rows all weigh 0 adds nothing.
     """
 
-    def __init__(self, tasks, weights, class_weights):
+    def __init__(self, tasks, weights, class_weights, row_weights=False):
         super().__init__()
         self.tasks = [(str(k), int(n)) for k, n in tasks]
         self.weights = [float(w) for w in weights]
+        self.row_weights = bool(row_weights)
         for i, cw in enumerate(class_weights):
             self.register_buffer(f"class_weight{i}", cw)
 
     def forward(self, y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
         total = y_pred.sum() * 0.0
+        row_weight = y_true[:, -1] if self.row_weights else None
         out_col = target_col = 0
         for i, ((kind, n_out), weight) in enumerate(
             zip(self.tasks, self.weights, strict=True)
@@ -213,17 +221,41 @@ class MultiTaskLoss(nn.Module):
                 target_col += 1
                 known = target >= 0
                 if known.any():
-                    loss = F.cross_entropy(
-                        pred[known],
-                        target[known],
-                        weight=getattr(self, f"class_weight{i}"),
-                    )
+                    class_weight = getattr(self, f"class_weight{i}")
+                    if row_weight is None:
+                        loss = F.cross_entropy(
+                            pred[known], target[known], weight=class_weight
+                        )
+                    else:
+                        # reduction="none" already multiplies by the class weight
+                        losses = F.cross_entropy(
+                            pred[known],
+                            target[known],
+                            weight=class_weight,
+                            reduction="none",
+                        )
+                        w = row_weight[known]
+                        if class_weight is not None:
+                            w = w * class_weight[target[known]]
+                        loss = _weighted_mean(losses * row_weight[known], w)
                     total = total + weight * loss
             else:
                 target = y_true[:, target_col : target_col + n_out]
                 target_col += n_out
                 known = ~torch.isnan(target)
                 if known.any():
-                    loss = F.mse_loss(pred[known], target[known])
+                    if row_weight is None:
+                        loss = F.mse_loss(pred[known], target[known])
+                    else:
+                        w = row_weight[:, None].expand_as(target)[known]
+                        squared = (pred[known] - target[known]) ** 2
+                        loss = _weighted_mean(squared * w, w)
                     total = total + weight * loss
         return total
+
+
+def _weighted_mean(weighted: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """``weighted.sum() / weights.sum()``; 0 (with a zero gradient) when every
+    weight is 0."""
+    mass = weights.sum()
+    return torch.where(mass > 0, weighted.sum() / mass.clamp_min(1e-12), mass * 0.0)

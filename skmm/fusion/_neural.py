@@ -28,7 +28,13 @@ from skorch.callbacks import EarlyStopping
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
-from skmm._torch import resolve_device, seed_from, seeded
+from skmm._torch import (
+    auto_num_threads,
+    limited_threads,
+    resolve_device,
+    seed_from,
+    seeded,
+)
 from skmm.compose._blocks import split_blocks, validate_modality_input
 from skmm.compose._scaling import BlockScaler
 from skmm.fusion import _accelerate, _rows
@@ -36,6 +42,7 @@ from skmm.fusion._modules import FUSION_PARAMETERS, FUSIONS
 from skmm.fusion._network import FusionNetwork, MultiTaskLoss
 from skmm.fusion._progress import TrainingFeedback
 from skmm.fusion._targets import ClassificationTarget, RegressionTarget
+from skmm.fusion._weights import check_sample_weight
 
 __all__ = ["FusionClassifier", "FusionMultiTask", "FusionRegressor"]
 
@@ -67,6 +74,7 @@ class _BaseFusion(BaseEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "accelerator": [HasMethods(["prepare", "autocast", "unwrap_model"]), None],
+        "n_threads": [Interval(numbers.Integral, 1, None, closed="left"), None],
     }
 
     def __init__(
@@ -92,6 +100,7 @@ class _BaseFusion(BaseEstimator):
         random_state: Any = None,
         verbose: int = 0,
         accelerator: Any = None,
+        n_threads: int | None = None,
     ):
         self.fusion = fusion
         self.hidden = hidden
@@ -113,6 +122,7 @@ class _BaseFusion(BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.accelerator = accelerator
+        self.n_threads = n_threads
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -174,8 +184,47 @@ class _BaseFusion(BaseEstimator):
     def _stratify_labels(self, targets: np.ndarray) -> np.ndarray | None:
         return None
 
+    # -- threads ----------------------------------------------------------------------
+    def _threads(self) -> int | None:
+        """Intra-op threads for this head's fit and predict: ``n_threads``, or by
+        the multiply-adds of one batch (see :func:`skmm._torch.auto_num_threads`)."""
+        if self.n_threads is not None:
+            return self.n_threads
+        hidden, widths = self.hidden, self.layout_.widths
+        work = self.batch_size * (sum(widths) * hidden + 4 * len(widths) * hidden**2)
+        return auto_num_threads(work)
+
     # -- training -------------------------------------------------------------------
-    def _fit(self, X, y):
+    def _row_weights(self, sample_weight, n_rows, targets, encodings):
+        """Per-row loss weights normalised to mean 1, or None when every row weighs
+        the same (so that no weights, ones or any constant train alike, exactly)."""
+        if sample_weight is None:
+            return None
+        weights = check_sample_weight(sample_weight, n_rows)
+        col = 0
+        for i, target in enumerate(encodings):
+            if target.kind == "classification":
+                labels = targets[:, col]
+                weighed = np.unique(labels[(weights > 0) & (labels >= 0)]).astype(int)
+                if len(weighed) < 2:
+                    found = (
+                        f"all of class {target.classes[weighed[0]]!r}"
+                        if len(weighed)
+                        else "none"
+                    )
+                    raise ValueError(
+                        f"{self._target_name(i)} needs at least 2 classes with "
+                        f"a positive sample_weight; the rows that weigh are {found}"
+                    )
+            col += 1 if target.kind == "classification" else target.n_outputs
+        if np.all(weights == weights[0]):
+            return None
+        return (weights / weights.mean()).astype(np.float32)
+
+    def _target_name(self, task: int) -> str:
+        return type(self).__name__
+
+    def _fit(self, X, y, sample_weight=None):
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y "
@@ -188,6 +237,16 @@ class _BaseFusion(BaseEstimator):
             raise ValueError(
                 f"X has {n_rows} rows but y has {len(targets)}: they must match"
             )
+        row_weights = self._row_weights(sample_weight, n_rows, targets, encodings)
+        with limited_threads(self._threads()):
+            return self._train(X, targets, encodings, loss_weights, row_weights)
+
+    def _train(self, X, targets, encodings, loss_weights, row_weights):
+        n_rows = _rows.n_rows(X)
+        split_targets = targets
+        if row_weights is not None:
+            # The loss reads each row's weight from the target matrix's last column.
+            targets = np.hstack([targets, row_weights[:, None]])
         # Past IN_MEMORY_BYTES the rows are read from X as training needs them (a
         # memory map stays on disk) instead of being standardised in a copy.
         stream = n_rows * _rows.row_bytes(self.layout_) > _rows.IN_MEMORY_BYTES
@@ -213,7 +272,7 @@ class _BaseFusion(BaseEstimator):
         )
         seed = seed_from(self.random_state)
         seed = _accelerate.shared_seed(accelerator, seed)
-        train_idx, valid_idx = self._validation_split(targets, n_rows, seed)
+        train_idx, valid_idx = self._validation_split(split_targets, n_rows, seed)
         callbacks, train_split = None, None
         if valid_idx is not None:
             train_split = predefined_split(dataset(valid_idx))
@@ -233,7 +292,10 @@ class _BaseFusion(BaseEstimator):
             net_params = {
                 "module": self._network([n for _, n in tasks]),
                 "criterion": MultiTaskLoss(
-                    tasks, loss_weights, [e.class_weight for e in encodings]
+                    tasks,
+                    loss_weights,
+                    [e.class_weight for e in encodings],
+                    row_weights=row_weights is not None,
                 ),
                 "optimizer": torch.optim.AdamW,
                 "lr": self.lr,
@@ -327,7 +389,11 @@ class _BaseFusion(BaseEstimator):
         outs = []
         # A DataLoader draws its base seed from torch's global RNG even without
         # shuffling: fork_rng keeps predict free of that side effect.
-        with torch.random.fork_rng(devices=[]), torch.inference_mode():
+        with (
+            limited_threads(self._threads()),
+            torch.random.fork_rng(devices=[]),
+            torch.inference_mode(),
+        ):
             for rows in _rows.chunks(_rows.n_rows(X), self.layout_, self.batch_size):
                 blocks, present = split_blocks(_rows.take(X, rows), self.layout_)
                 inputs = self._scale(blocks, present, fit=False)
@@ -416,7 +482,17 @@ _COMMON_DOC = f"""
         trained float32 weights, so it pickles without the accelerator (a loaded
         head has ``accelerator=None``) and loads and predicts on a CPU-only
         machine. Under ``accelerate launch`` every process
-        fits the same head; save it from one (``if accelerator.is_main_process``)."""
+        fits the same head; save it from one (``if accelerator.is_main_process``).
+    n_threads : int, default=None
+        Intra-op threads of torch (and of BLAS/OpenMP, through threadpoolctl)
+        inside ``fit``, ``predict`` and ``predict_proba`` only: the caller's
+        settings are restored when the call returns or raises. None: one thread
+        per 2**25 multiply-adds of a training batch, at most torch's current
+        number; a head on encoder embeddings gets 1, which on a busy 2-core
+        machine fitted 5-40x faster than torch's default of 2 (see
+        ``benchmarks/busy_threads.py``). ``torch.set_num_threads`` is
+        process-wide, so another Python thread running torch meanwhile shares the
+        limit."""
 
 _COMMON_ATTRS = """
     layout_ : BlockLayout
@@ -493,6 +569,7 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         random_state: Any = None,
         verbose: int = 0,
         accelerator: Any = None,
+        n_threads: int | None = None,
     ):
         super().__init__(
             fusion,
@@ -515,6 +592,7 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
             random_state=random_state,
             verbose=verbose,
             accelerator=accelerator,
+            n_threads=n_threads,
         )
         self.class_weight = class_weight
 
@@ -534,9 +612,27 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         return targets[:, 0]
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y) -> FusionClassifier:
-        """Train on ``X`` (DataFrame, array or dict of arrays) and labels ``y``."""
-        return self._fit(X, y)
+    def fit(self, X, y, sample_weight=None) -> FusionClassifier:
+        """Train on ``X`` and labels ``y``.
+
+        Parameters
+        ----------
+        X : DataFrame, array-like or dict of str to array-like
+            The modality blocks (see the class docstring for how they are found).
+        y : array-like of shape (n_samples,)
+            Class labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weighs each row's loss (in training and in early stopping's
+            validation loss), as ``sum w_i l_i / sum w_i`` per batch; equal
+            weights train exactly as none. The block and target standardisation
+            keep unweighted statistics (a reparametrisation of the inputs, not
+            part of the loss).
+
+        Returns
+        -------
+        self : object
+        """
+        return self._fit(X, y, sample_weight)
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities, columns in the order of ``classes_``."""
@@ -590,9 +686,27 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         return columns, [target], [1.0]
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y) -> FusionRegressor:
-        """Train on ``X`` (DataFrame, array or dict of arrays) and targets ``y``."""
-        return self._fit(X, y)
+    def fit(self, X, y, sample_weight=None) -> FusionRegressor:
+        """Train on ``X`` and targets ``y``.
+
+        Parameters
+        ----------
+        X : DataFrame, array-like or dict of str to array-like
+            The modality blocks (see the class docstring for how they are found).
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weighs each row's loss (in training and in early stopping's
+            validation loss), as ``sum w_i l_i / sum w_i`` per batch; equal
+            weights train exactly as none. The block and target standardisation
+            keep unweighted statistics (a reparametrisation of the inputs, not
+            part of the loss).
+
+        Returns
+        -------
+        self : object
+        """
+        return self._fit(X, y, sample_weight)
 
     def predict(self, X) -> np.ndarray:
         """Predicted targets: 1-D for a 1-D ``y``, else (n_samples, n_outputs)."""
@@ -680,6 +794,7 @@ class FusionMultiTask(_BaseFusion):
         random_state: Any = None,
         verbose: int = 0,
         accelerator: Any = None,
+        n_threads: int | None = None,
     ):
         super().__init__(
             fusion,
@@ -702,6 +817,7 @@ class FusionMultiTask(_BaseFusion):
             random_state=random_state,
             verbose=verbose,
             accelerator=accelerator,
+            n_threads=n_threads,
         )
         self.tasks = tasks
         self.task_weights = task_weights
@@ -777,9 +893,29 @@ class FusionMultiTask(_BaseFusion):
         return None
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y) -> FusionMultiTask:
-        """Train on ``X`` and the targets in the columns of ``y``."""
-        return self._fit(X, y)
+    def fit(self, X, y, sample_weight=None) -> FusionMultiTask:
+        """Train on ``X`` and the targets in the columns of ``y``.
+
+        Parameters
+        ----------
+        X : DataFrame, array-like or dict of str to array-like
+            The modality blocks (see the class docstring for how they are found).
+        y : DataFrame or array-like of shape (n_samples, n_targets)
+            One column per target; None/NaN where a target is unknown.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weighs each row's loss in every task, as ``sum w_i l_i / sum w_i``
+            per batch; equal weights train exactly as none. The block and target
+            standardisation keep unweighted statistics (a reparametrisation of
+            the inputs, not part of the loss).
+
+        Returns
+        -------
+        self : object
+        """
+        return self._fit(X, y, sample_weight)
+
+    def _target_name(self, task: int) -> str:
+        return f"target {self.targets_[task]!r}"
 
     def predict(self, X) -> pd.DataFrame:
         """A DataFrame with one column per target."""
@@ -805,17 +941,23 @@ class FusionMultiTask(_BaseFusion):
 
     def score(self, X, y, sample_weight=None) -> float:
         """Mean over targets of accuracy (classification) and R^2 (regression),
-        each on the rows where that target is known."""
+        each on the rows where that target is known (weighted by
+        ``sample_weight``, when given)."""
         names, columns = self._target_columns(y)
         if names != self.targets_:
             raise ValueError(f"y has targets {names}; fitted on {self.targets_}")
         pred = self.predict(X)
+        if sample_weight is not None:
+            sample_weight = check_sample_weight(sample_weight, len(pred))
         scores = []
         for name, col in zip(names, columns, strict=True):
             known = ~pd.isna(pd.Series(col, dtype=object)).to_numpy()
             truth, guess = col[known], pred[name].to_numpy()[known]
+            w = None if sample_weight is None else sample_weight[known]
             if self.task_types_[name] == "classification":
-                scores.append(accuracy_score(truth.astype(guess.dtype), guess))
+                scores.append(
+                    accuracy_score(truth.astype(guess.dtype), guess, sample_weight=w)
+                )
             else:
-                scores.append(r2_score(truth.astype(float), guess))
+                scores.append(r2_score(truth.astype(float), guess, sample_weight=w))
         return float(np.mean(scores))

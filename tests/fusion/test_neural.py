@@ -34,6 +34,17 @@ _FLOAT32_BATCHES = (
 _BATCH_CHECKS = {
     "check_methods_subset_invariance": _FLOAT32_BATCHES,
     "check_methods_sample_order_invariance": _FLOAT32_BATCHES,
+    # Every other sample-weight check runs and passes.
+    "check_sample_weight_equivalence_on_dense_data": (
+        "weights and repeated rows train different networks: minibatch AdamW in "
+        "float32 sees other batches in another order (even full-batch, the sums "
+        "differ in the last bits and Adam amplifies that over 100 epochs), and the "
+        "block standardisation keeps unweighted statistics; on the check's data the "
+        "probabilities differ by up to 0.17 (0.12 full-batch without dropout) "
+        "while the check compares at rtol=1e-7. test_sample_weight.py asserts "
+        "what weights must do: equal weights train exactly as none, and "
+        "up-weighting a class moves the predictions toward it"
+    ),
 }
 
 

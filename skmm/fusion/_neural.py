@@ -563,13 +563,13 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         early_stopping: bool = True,
         validation_fraction: float = 0.1,
         patience: int = 10,
-        class_weight: dict | str | None = None,
         modalities: dict | None = None,
         device: str = "auto",
         random_state: Any = None,
         verbose: int = 0,
         accelerator: Any = None,
         n_threads: int | None = None,
+        class_weight: dict | str | None = None,
     ):
         super().__init__(
             fusion,
@@ -635,12 +635,32 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         return self._fit(X, y, sample_weight)
 
     def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities, columns in the order of ``classes_``."""
+        """Class probabilities, columns in the order of ``classes_``.
+
+        Parameters
+        ----------
+        X : DataFrame, dict of str to array-like, or array-like
+            The blocks, in the form the head was fitted on.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
         logits = self._outputs(X)  # checks that the head is fitted
         return self._encodings[0].predict_proba(logits)
 
     def predict(self, X) -> np.ndarray:
-        """The most probable class of each row."""
+        """The most probable class of each row.
+
+        Parameters
+        ----------
+        X : DataFrame, dict of str to array-like, or array-like
+            The blocks, in the form the head was fitted on.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
         logits = self._outputs(X)  # checks that the head is fitted
         return self._encodings[0].predict(logits)
 
@@ -709,7 +729,17 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         return self._fit(X, y, sample_weight)
 
     def predict(self, X) -> np.ndarray:
-        """Predicted targets: 1-D for a 1-D ``y``, else (n_samples, n_outputs)."""
+        """Predicted targets: 1-D for a 1-D ``y``.
+
+        Parameters
+        ----------
+        X : DataFrame, dict of str to array-like, or array-like
+            The blocks, in the form the head was fitted on.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        """
         outputs = self._outputs(X)  # checks that the head is fitted
         out = self._encodings[0].predict(outputs)
         return out[:, 0] if self._y_1d else out
@@ -786,15 +816,15 @@ class FusionMultiTask(_BaseFusion):
         early_stopping: bool = True,
         validation_fraction: float = 0.1,
         patience: int = 10,
-        tasks: dict | None = None,
-        task_weights: dict | None = None,
-        class_weight: str | None = None,
         modalities: dict | None = None,
         device: str = "auto",
         random_state: Any = None,
         verbose: int = 0,
         accelerator: Any = None,
         n_threads: int | None = None,
+        tasks: dict | None = None,
+        task_weights: dict | None = None,
+        class_weight: str | None = None,
     ):
         super().__init__(
             fusion,
@@ -918,7 +948,17 @@ class FusionMultiTask(_BaseFusion):
         return f"target {self.targets_[task]!r}"
 
     def predict(self, X) -> pd.DataFrame:
-        """A DataFrame with one column per target."""
+        """A DataFrame with one column per target.
+
+        Parameters
+        ----------
+        X : DataFrame, dict of str to array-like, or array-like
+            The blocks, in the form the head was fitted on.
+
+        Returns
+        -------
+        y_pred : DataFrame of shape (n_samples, n_targets)
+        """
         parts = self._split_outputs(self._outputs(X))
         out = {}
         for name, target, part in zip(
@@ -929,7 +969,17 @@ class FusionMultiTask(_BaseFusion):
         return pd.DataFrame(out)
 
     def predict_proba(self, X) -> dict[str, np.ndarray]:
-        """Target name to class probabilities, for each classification target."""
+        """Target name to class probabilities, for each classification target.
+
+        Parameters
+        ----------
+        X : DataFrame, dict of str to array-like, or array-like
+            The blocks, in the form the head was fitted on.
+
+        Returns
+        -------
+        proba : dict of str to ndarray of shape (n_samples, n_classes)
+        """
         parts = self._split_outputs(self._outputs(X))
         return {
             name: target.predict_proba(part)
@@ -941,8 +991,21 @@ class FusionMultiTask(_BaseFusion):
 
     def score(self, X, y, sample_weight=None) -> float:
         """Mean over targets of accuracy (classification) and R^2 (regression),
-        each on the rows where that target is known (weighted by
-        ``sample_weight``, when given)."""
+        each on the rows where that target is known.
+
+        Parameters
+        ----------
+        X : DataFrame, dict of str to array-like, or array-like
+            The blocks, in the form the head was fitted on.
+        y : DataFrame or dict of str to array-like
+            The targets, named as in fit; None or NaN where unknown.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weighs each row in every target's score.
+
+        Returns
+        -------
+        score : float
+        """
         names, columns = self._target_columns(y)
         if names != self.targets_:
             raise ValueError(f"y has targets {names}; fitted on {self.targets_}")

@@ -35,3 +35,27 @@ def test_the_html_repr_links_to_the_estimator_page(estimator):
     assert f'href="{url}"' in html
     # scikit-learn's own steps keep their own links.
     assert "scikit-learn.org" in html
+
+
+def _public_estimators():
+    from sklearn.base import BaseEstimator
+
+    return sorted(
+        {
+            obj
+            for name in skmm.__all__
+            if isinstance(obj := getattr(skmm, name), type)
+            and issubclass(obj, BaseEstimator)
+        },
+        key=lambda cls: cls.__name__,
+    )
+
+
+@pytest.mark.parametrize("cls", _public_estimators(), ids=lambda cls: cls.__name__)
+def test_every_public_estimator_links_to_its_own_page(cls):
+    """Not scikit-learn's site, and not nothing: the page of the public name."""
+    public = ".".join(
+        part for part in cls.__module__.split(".") if not part.startswith("_")
+    )
+    link = cls._get_doc_link(cls.__new__(cls))
+    assert link == f"{DOCS_URL}/api/{public}.{cls.__name__}.html"

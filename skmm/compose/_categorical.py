@@ -21,11 +21,14 @@ from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import check_is_fitted
 
 from skmm._dataframe import categorical_columns, category_codes
+from skmm._docs import DocLinkMixin
 
 __all__ = ["CategoricalEncoder", "categorical_columns", "category_codes"]
 
 
-class CategoricalEncoder(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class CategoricalEncoder(
+    DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstimator
+):
     """Encode categories as integer codes typed as categorical.
 
     An :class:`~sklearn.preprocessing.OrdinalEncoder` whose output says it is

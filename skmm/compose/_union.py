@@ -13,6 +13,7 @@ from sklearn.utils._set_output import _get_container_adapter
 from sklearn.utils.validation import check_is_fitted
 
 from skmm._dataframe import is_dataframe
+from skmm._docs import DocLinkMixin
 from skmm.compose._blocks import MISSING_INDICATOR
 from skmm.compose._categorical import CategoricalEncoder
 from skmm.encoders._base import BaseEncoder
@@ -65,7 +66,7 @@ def _is_single_column(column) -> bool:
     return isinstance(column, (str, int, np.integer)) and not isinstance(column, bool)
 
 
-class MultimodalUnion(ColumnTransformer):
+class MultimodalUnion(DocLinkMixin, ColumnTransformer):
     """Join per-modality encoders into one matrix whose columns carry their modality.
 
     The ColumnTransformer API (``(name, transformer, columns)`` triples, ``remainder``,

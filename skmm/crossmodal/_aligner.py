@@ -21,6 +21,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from skorch import NeuralNet
 from torch import nn
 
+from skmm._docs import DocLinkMixin
 from skmm._torch import resolve_device, seed_from, seeded
 from skmm.compose._blocks import split_blocks, validate_modality_input
 from skmm.compose._scaling import BlockScaler
@@ -110,7 +111,7 @@ class _MultiPositiveInfoNCE(nn.Module):
         return total / max(terms, 1)
 
 
-class CrossModalAligner(TransformerMixin, BaseEstimator):
+class CrossModalAligner(DocLinkMixin, TransformerMixin, BaseEstimator):
     """Learn a shared space for two modalities, for retrieval and zero-shot use.
 
     ``X`` holds two modality blocks, as every block-reading head in skmm reads

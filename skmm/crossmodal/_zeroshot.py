@@ -12,10 +12,12 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
+from skmm._docs import DocLinkMixin
+
 __all__ = ["ZeroShotClassifier"]
 
 
-class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
+class ZeroShotClassifier(DocLinkMixin, ClassifierMixin, BaseEstimator):
     """Classify items by the nearest class description (cosine similarity) in the
     shared space of a fitted :class:`CrossModalAligner`.
 

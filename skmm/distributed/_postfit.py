@@ -22,6 +22,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from skmm._dataframe import to_numpy
+from skmm._docs import DocLinkMixin
 from skmm.encoders._base import BaseEncoder
 from skmm.exceptions import SkmmWarning
 
@@ -220,7 +221,7 @@ def _predict_partition(part, estimator, method, meta):
     )
 
 
-class ParallelPostFit(MetaEstimatorMixin, BaseEstimator):
+class ParallelPostFit(DocLinkMixin, MetaEstimatorMixin, BaseEstimator):
     """Transform and predict on a dask DataFrame, partition by partition.
 
     Wraps a scikit-learn estimator (an skmm pipeline, a

@@ -51,6 +51,7 @@ from sklearn.utils.validation import (
 )
 
 from skmm._dataframe import categorical_columns, category_codes
+from skmm._docs import DocLinkMixin
 from skmm._torch import seed_from
 from skmm.compose._blocks import infer_layout, validate_modality_input
 from skmm.ensemble._candidates import PRESETS, SELECTORS, default_candidates
@@ -126,7 +127,7 @@ class _Candidate:
         self.user = user
 
 
-class _BaseEnsemble(MetaEstimatorMixin, BaseEstimator):
+class _BaseEnsemble(DocLinkMixin, MetaEstimatorMixin, BaseEstimator):
     """What the ensemble classifier and regressor share."""
 
     _parameter_constraints: dict = {

@@ -38,6 +38,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from skmm._dataframe import column_values, is_dataframe, to_numpy
+from skmm._docs import DocLinkMixin
 from skmm._torch import (
     autocast,
     free_device_memory,
@@ -110,7 +111,7 @@ class _FineTuned:
         return torch.cat(parts, dim=1)
 
 
-class _BaseFineTune(BaseEstimator):
+class _BaseFineTune(DocLinkMixin, BaseEstimator):
     """What the fine-tuning classifier and regressor share."""
 
     _parameter_constraints: dict = {

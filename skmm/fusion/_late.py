@@ -55,6 +55,7 @@ from sklearn.utils.validation import (
     column_or_1d,
 )
 
+from skmm._docs import DocLinkMixin
 from skmm.compose._blocks import BlockLayout, split_blocks, validate_modality_input
 from skmm.fusion._weights import check_sample_weight, requesting_weights, weight_params
 
@@ -67,7 +68,7 @@ def _fit_one(estimator, X, y, params):
     return estimator.fit(X, y, **params)
 
 
-class _BaseLateFusion(MetaEstimatorMixin, BaseEstimator):
+class _BaseLateFusion(DocLinkMixin, MetaEstimatorMixin, BaseEstimator):
     """What the late-fusion classifier and regressor share."""
 
     _parameter_constraints: dict = {

@@ -28,6 +28,7 @@ from skorch.callbacks import EarlyStopping
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
+from skmm._docs import DocLinkMixin
 from skmm._torch import (
     auto_num_threads,
     limited_threads,
@@ -51,7 +52,7 @@ __all__ = ["FusionClassifier", "FusionMultiTask", "FusionRegressor"]
 _MIN_ROWS_FOR_VALIDATION = 20
 
 
-class _BaseFusion(BaseEstimator):
+class _BaseFusion(DocLinkMixin, BaseEstimator):
     """Shared machinery of the neural fusion heads."""
 
     _parameter_constraints: dict = {

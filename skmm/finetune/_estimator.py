@@ -56,7 +56,11 @@ from skmm.finetune._backbones import Backbone, split_backbone
 from skmm.finetune._store import prefix_activations
 from skmm.fusion._modules import FUSION_PARAMETERS, FUSIONS
 from skmm.fusion._network import FusionNetwork, MultiTaskLoss
-from skmm.fusion._targets import ClassificationTarget, RegressionTarget
+from skmm.fusion._targets import (
+    ClassificationTarget,
+    RegressionTarget,
+    check_regression_targets,
+)
 
 __all__ = ["FineTuneClassifier", "FineTuneRegressor"]
 
@@ -730,13 +734,7 @@ class FineTuneRegressor(RegressorMixin, _BaseFineTune):
     """
 
     def _encode_targets(self, y):
-        y = np.asarray(y, dtype=np.float64)
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = column_or_1d(y, warn=True)
-        if y.ndim not in (1, 2):
-            raise ValueError(f"y must be 1-D or 2-D; got shape {y.shape}")
-        if not np.isfinite(y).all():
-            raise ValueError("y contains NaN or infinity")
+        y = check_regression_targets(y)
         self._y_1d = y.ndim == 1
         target, columns = RegressionTarget.fit(y.reshape(len(y), -1))
         self.n_outputs_ = target.n_outputs

@@ -42,7 +42,11 @@ from skmm.fusion import _accelerate, _rows
 from skmm.fusion._modules import FUSION_PARAMETERS, FUSIONS
 from skmm.fusion._network import FusionNetwork, MultiTaskLoss
 from skmm.fusion._progress import TrainingFeedback
-from skmm.fusion._targets import ClassificationTarget, RegressionTarget
+from skmm.fusion._targets import (
+    ClassificationTarget,
+    RegressionTarget,
+    check_regression_targets,
+)
 from skmm.fusion._weights import check_sample_weight
 
 __all__ = ["FusionClassifier", "FusionMultiTask", "FusionRegressor"]
@@ -693,13 +697,7 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
     """
 
     def _encode_targets(self, y):
-        y = np.asarray(y, dtype=np.float64)
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = column_or_1d(y, warn=True)
-        if y.ndim not in (1, 2):
-            raise ValueError(f"y must be 1-D or 2-D; got shape {y.shape}")
-        if not np.isfinite(y).all():
-            raise ValueError("y contains NaN or infinity")
+        y = check_regression_targets(y)
         self._y_1d = y.ndim == 1
         target, columns = RegressionTarget.fit(y.reshape(len(y), -1))
         self.n_outputs_ = target.n_outputs

@@ -15,8 +15,14 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.utils import compute_class_weight
+from sklearn.utils.validation import column_or_1d
 
-__all__ = ["ClassificationTarget", "RegressionTarget", "softmax"]
+__all__ = [
+    "ClassificationTarget",
+    "RegressionTarget",
+    "check_regression_targets",
+    "softmax",
+]
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -136,6 +142,27 @@ class RegressionTarget:
     def predict(self, outputs: np.ndarray) -> np.ndarray:
         """The network's standardised outputs back in the target's units."""
         return outputs * self.scale + self.mean
+
+
+def check_regression_targets(y: Any) -> np.ndarray:
+    """``y`` as a finite float64 array of 1 or 2 dimensions (one column: 1-D).
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+
+    Returns
+    -------
+    y : ndarray of float64
+    """
+    y = np.asarray(y, dtype=np.float64)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = column_or_1d(y, warn=True)
+    if y.ndim not in (1, 2):
+        raise ValueError(f"y must be 1-D or 2-D; got shape {y.shape}")
+    if not np.isfinite(y).all():
+        raise ValueError("y contains NaN or infinity")
+    return y
 
 
 def _class_weight_tensor(class_weight: Any, classes, y_index) -> torch.Tensor | None:

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+import skmm
 from skmm.cli import main
 from tests.conftest import TINY_IMAGE_MODEL, run_python
 
@@ -302,7 +303,9 @@ def test_fit_with_no_column_flags_detects_photos_text_and_numbers(
 
     # evaluate: the default metrics and a report per class; the metrics asked
     # for; --quiet: no message, no progress bar of skmm's.
-    assert main(["evaluate", str(model_path), str(path), "--json"]) == 0
+    # A fresh process in real use: nothing in the in-memory store from the fit.
+    with skmm.config_context(cache=False):
+        assert main(["evaluate", str(model_path), str(path), "--json"]) == 0
     out, err = capsys.readouterr()
     assert "loading" in err and "ImageEncoder" in err
     result = json.loads(out)

@@ -78,7 +78,7 @@ def is_missing(value: Any) -> bool:
     return False
 
 
-def _short_repr(value: Any, limit: int = 80) -> str:
+def _short_repr(value: Any, limit: int = 240) -> str:
     if isinstance(value, np.ndarray):
         return f"<array shape={value.shape} dtype={value.dtype}>"
     if isinstance(value, (bytes, bytearray, memoryview)) and len(value) > 32:
@@ -86,7 +86,8 @@ def _short_repr(value: Any, limit: int = 80) -> str:
     text = repr(value)
     if len(text) <= limit:
         return text
-    # Keep both ends: a long path's file name is at its end.
+    # The limit leaves a whole absolute path readable (and copyable); past it,
+    # keep both ends: a long path's file name is at its end.
     half = (limit - 3) // 2
     return text[:half] + "..." + text[-half:]
 

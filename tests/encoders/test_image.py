@@ -158,6 +158,24 @@ def test_bad_value_error_names_column_row_and_value(tmp_path, case):
         assert value in message
 
 
+def test_bad_path_error_shows_a_long_path_whole_and_a_huge_one_by_its_ends(tmp_path):
+    """A deep absolute path stays whole in the message (it can be copied); only a
+    path past a few hundred characters loses its middle, never its file name."""
+    deep = tmp_path.joinpath(*["subfolder_of_the_photo_archive"] * 4, "missing.png")
+    huge = tmp_path.joinpath(*["subfolder_of_the_photo_archive"] * 12, "lost.png")
+    for path in (deep, huge):
+        X = pd.DataFrame({"photo": [make_image(0), str(path)]})
+        with pytest.raises(ValueError, match="file not found") as info:
+            encoder().fit_transform(X)
+        message = str(info.value)
+        if len(repr(str(path))) <= 240:
+            assert repr(str(path)) in message
+        else:
+            assert "..." in message and path.name in message
+            assert len(message) < 400
+    assert len(repr(str(deep))) > 150 and len(repr(str(huge))) > 240
+
+
 def test_error_mentions_the_index_label_when_it_differs(tmp_path):
     X = pd.DataFrame({"photo": [make_image(0), 5]}, index=[10, 42])
     with pytest.raises(ValueError, match=re.escape("row 1 (index 42)")):

@@ -5,6 +5,12 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # The suite runs in one worker per core (pytest-xdist): each worker, and the
+    # processes its tests start, keeps to one thread, so that the workers do not
+    # oversubscribe the cores. Set before numpy and torch are imported.
+    for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(_name, "1")
 
 import shutil  # noqa: E402
 import subprocess  # noqa: E402

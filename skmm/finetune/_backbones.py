@@ -73,6 +73,17 @@ def train_transform(data_config: dict) -> Callable:
     jitter, then the model's normalisation. It draws from torch's and Python's
     global generators (seed them in a scoped block: ``skmm._torch.seeded``).
 
+    Parameters
+    ----------
+    data_config : dict
+        A timm data config (``input_size``, ``interpolation``, ``mean``,
+        ``std``, ...), as a loaded image model holds it.
+
+    Returns
+    -------
+    transform : callable
+        PIL image to a ``(C, H, W)`` float tensor, a new random view each call.
+
     Examples
     --------
     >>> from skmm.finetune import train_transform

@@ -200,6 +200,14 @@ def seeded(
     ...     b = torch.rand(2)
     >>> bool((a == b).all()), bool((torch.random.get_rng_state() == before).all())
     (True, True)
+    >>> import random
+    >>> state = random.getstate()
+    >>> with seeded(0, python_random=True):
+    ...     c = random.random()
+    >>> with seeded(0, python_random=True):
+    ...     d = random.random()
+    >>> c == d, random.getstate() == state
+    (True, True)
     """
     cuda = torch.device(device).type == "cuda" or torch.cuda.is_initialized()
     devices = list(range(torch.cuda.device_count())) if cuda else []

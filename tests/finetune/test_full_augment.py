@@ -195,3 +195,17 @@ def test_grid_search_over_k():
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
     assert search.best_estimator_.predict(X).shape == (16,)
     assert search.best_params_["k"] in (0, 1, "all")
+
+
+def test_k_all_takes_a_model_that_cannot_be_split():
+    images = [
+        np.random.default_rng(i).integers(0, 256, (30, 20, 3), np.uint8)
+        for i in range(2)
+    ]
+    encoder = ImageEncoder("test_resnet", pretrained=False, device="cpu").fit(images)
+    with pytest.raises(ValueError, match="ResNet is not supported"):
+        split_backbone(encoder, 1, "cpu")
+    full = split_backbone(encoder, "all", "cpu")
+    with torch.no_grad():
+        got = full.top(images).numpy()
+    np.testing.assert_allclose(got, encoder.transform(images), atol=1e-5)

@@ -11,13 +11,23 @@ Two tasks, each with its real pretrained encoder:
 For each: ``FineTuneClassifier`` with ``k=0`` (frozen: the encoder's vectors),
 ``k=1`` and ``k=2`` (the last layers / stages trained on cached prefix
 activations), and ``k`` = every layer / stage (only the embedding lookup or the
-stem is cached: the cost of full fine-tuning). Printed per run: the score, the
-seconds per epoch with the backbone training (the mean over such epochs, from
-``history_``), the one-off prefix time (fit time less the epochs) and the ratio of
-each run's epoch time to the every-block run's.
+stem is cached). ``--ks`` picks the values, ``all`` among them (full fine-tuning:
+every parameter, nothing cached). ``--augment`` adds, for each ``k`` other than 0
+of the image task, a run with ``augment=True`` (random train transforms, the
+prefix run on every batch) and prints its epoch time against the cached run's;
+``--lora-rank N`` adds, for each ``k`` other than 0 of the text task, a run with
+``lora_rank=N`` (EfficientNet-Lite0 has no linear layer to adapt). Printed per
+run: the score, the seconds per epoch with the backbone training (the mean over
+such epochs, from ``history_``), the one-off prefix time (fit time less the
+epochs) and the ratio of each run's epoch time to the every-block run's (and to
+the ``k=all`` run's, when there is one).
 
     OMP_NUM_THREADS=1 python benchmarks/finetune_quality.py --quick  # ~30 min busy
     OMP_NUM_THREADS=1 python benchmarks/finetune_quality.py           # hours on 2 cores
+    OMP_NUM_THREADS=1 python benchmarks/finetune_quality.py --quick --task grocery \
+        --ks 0 1 all --augment            # frozen, cached, full, augmented
+    OMP_NUM_THREADS=1 python benchmarks/finetune_quality.py --quick --task reviews \
+        --ks 1 all --lora-rank 8          # cached, full, LoRA
 
 On a GPU (``--device cuda``) the same runs go there.
 """
@@ -77,11 +87,13 @@ def _grocery(n_train: int, n_test: int, seed: int = 0):
     return X, y, Xt, yt
 
 
-def _run(task, union, X, y, Xt, yt, k, args, score):
+def _run(task, union, X, y, Xt, yt, k, args, score, augment=False, lora_rank=None):
     clear_activation_store()
     model = FineTuneClassifier(
         union,
         k=k,
+        augment=augment,
+        lora_rank=lora_rank,
         hidden=64,
         max_epochs=args.epochs,
         warmup_epochs=1,
@@ -97,8 +109,10 @@ def _run(task, union, X, y, Xt, yt, k, args, score):
     trained = [r["seconds"] for r in model.history_ if r["backbone_trained"]]
     per_epoch = float(np.mean(trained)) if trained else float(np.mean(epochs))
     result = score(model, Xt, yt)
+    label = f"k={k}" + (" augment" if augment else "")
+    label += f" lora_rank={lora_rank}" if lora_rank else ""
     print(
-        f"{task} k={k}: {result} | {per_epoch:.2f} s/epoch (backbone training), "
+        f"{task} {label}: {result} | {per_epoch:.2f} s/epoch (backbone training), "
         f"prefix and union fit {fit - sum(epochs):.1f} s, fit {fit:.1f} s | {load()}"
     )
     return per_epoch
@@ -119,10 +133,18 @@ def reviews(args):
     print(f"reviews: {len(X)} train / {len(Xt)} test rows, {args.epochs} epochs")
     ks = args.ks or [0, 1, 2, 6]
     times = {k: _run("reviews", union, X, y, Xt, yt, k, args, score) for k in ks}
-    for k in (1, 2):
-        if k in times and 6 in times:
-            ratio = times[k] / times[6]
-            print(f"reviews: epoch time k={k} / every layer (k=6): {ratio:.3f}")
+    _ratios("reviews", times, every=6, unit="layer")
+    if args.lora_rank:
+        for k in ks:
+            if k != 0:
+                rank = args.lora_rank
+                lora = _run(
+                    "reviews", union, X, y, Xt, yt, k, args, score, lora_rank=rank
+                )
+                print(
+                    f"reviews: epoch time k={k} lora_rank={args.lora_rank} / "
+                    f"k={k}: {lora / times[k]:.3f}"
+                )
 
 
 def grocery(args):
@@ -143,10 +165,36 @@ def grocery(args):
     print(f"grocery: {len(X)} train / {len(Xt)} test photos, {args.epochs} epochs")
     ks = args.ks or [0, 1, 2, 7]
     times = {k: _run("grocery", union, X, y, Xt, yt, k, args, score) for k in ks}
-    for k in (1, 2):
-        if k in times and 7 in times:
-            ratio = times[k] / times[7]
-            print(f"grocery: epoch time k={k} / every stage (k=7): {ratio:.3f}")
+    _ratios("grocery", times, every=7, unit="stage")
+    if args.augment:
+        for k in ks:
+            if k != 0:
+                augmented = _run(
+                    "grocery", union, X, y, Xt, yt, k, args, score, augment=True
+                )
+                print(
+                    f"grocery: epoch time k={k} augment / k={k} "
+                    f"{'(nothing cached either)' if k == 'all' else 'cached'}: "
+                    f"{augmented / times[k]:.3f}"
+                )
+    if args.lora_rank:
+        print("grocery: no LoRA run (EfficientNet-Lite0 has no linear layer)")
+
+
+def _ratios(task, times, every, unit):
+    """Each cached run's epoch time against the every-block and k=all runs'."""
+    for base, name in ((every, f"every {unit} (k={every})"), ("all", "k=all")):
+        if base not in times:
+            continue
+        for k in (1, 2, every):
+            if k in times and k != base:
+                ratio = times[k] / times[base]
+                print(f"{task}: epoch time k={k} / {name}: {ratio:.3f}")
+
+
+def _k(text: str):
+    """A ``--ks`` value: an int or "all"."""
+    return text if text == "all" else int(text)
 
 
 def main():
@@ -156,7 +204,15 @@ def main():
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--n-train", type=int, default=None)
     parser.add_argument("--n-test", type=int, default=None)
-    parser.add_argument("--ks", type=int, nargs="+", default=None, help="k values")
+    parser.add_argument(
+        "--ks", type=_k, nargs="+", default=None, help="k values (ints or 'all')"
+    )
+    parser.add_argument(
+        "--augment", action="store_true", help="also augment=True (image task)"
+    )
+    parser.add_argument(
+        "--lora-rank", type=int, default=None, help="also LoRA runs (text task)"
+    )
     parser.add_argument(
         "--task", choices=["reviews", "grocery", "both"], default="both"
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 from collections.abc import Iterator
 from typing import Any
 
@@ -176,13 +177,17 @@ def autocast(device: str, precision: str) -> contextlib.AbstractContextManager:
 
 
 @contextlib.contextmanager
-def seeded(seed: int, device: str = "cpu") -> Iterator[None]:
+def seeded(
+    seed: int, device: str = "cpu", *, python_random: bool = False
+) -> Iterator[None]:
     """Seed torch's generators for a block, and give them back as they were.
 
     Inside, ``seed`` drives initialisation, shuffling and dropout; afterwards the
     caller's global random state is unchanged. ``torch.random.manual_seed`` seeds
     the CPU and every CUDA device, so whenever CUDA is in use every device's state
-    is forked, not only the one of ``device``.
+    is forked, not only the one of ``device``. With ``python_random=True``,
+    Python's ``random`` module is seeded and restored too (timm's random crops
+    draw from it).
 
     Examples
     --------
@@ -195,12 +200,27 @@ def seeded(seed: int, device: str = "cpu") -> Iterator[None]:
     ...     b = torch.rand(2)
     >>> bool((a == b).all()), bool((torch.random.get_rng_state() == before).all())
     (True, True)
+    >>> import random
+    >>> state = random.getstate()
+    >>> with seeded(0, python_random=True):
+    ...     c = random.random()
+    >>> with seeded(0, python_random=True):
+    ...     d = random.random()
+    >>> c == d, random.getstate() == state
+    (True, True)
     """
     cuda = torch.device(device).type == "cuda" or torch.cuda.is_initialized()
     devices = list(range(torch.cuda.device_count())) if cuda else []
-    with torch.random.fork_rng(devices=devices):
-        torch.random.manual_seed(seed)
-        yield
+    saved = random.getstate() if python_random else None
+    try:
+        with torch.random.fork_rng(devices=devices):
+            torch.random.manual_seed(seed)
+            if python_random:
+                random.seed(seed)
+            yield
+    finally:
+        if saved is not None:
+            random.setstate(saved)
 
 
 def is_out_of_memory(error: BaseException) -> bool:

@@ -1,7 +1,14 @@
 """Fine-tuning: image and text backbones trained with a fusion head on the raw
-frame, their frozen prefix computed once per item."""
+frame, their frozen prefix computed once per item (or, with ``k="all"`` or
+``augment=True``, the raw values run through the model on every batch)."""
 
-from skmm.finetune._backbones import Backbone, LoRALinear, n_blocks, split_backbone
+from skmm.finetune._backbones import (
+    Backbone,
+    LoRALinear,
+    n_blocks,
+    split_backbone,
+    train_transform,
+)
 from skmm.finetune._estimator import FineTuneClassifier, FineTuneRegressor
 from skmm.finetune._store import clear_activation_store
 
@@ -13,4 +20,5 @@ __all__ = [
     "clear_activation_store",
     "n_blocks",
     "split_backbone",
+    "train_transform",
 ]

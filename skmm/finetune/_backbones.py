@@ -15,6 +15,14 @@ registry's entry, shared by every clone, is never touched):
 - ``trained_model()`` wraps the trained copy as a loaded model of the encoder's
   backend (``with_module``), for the encoder to hold after fit.
 
+A backbone in *raw* mode has no cached prefix: ``top`` takes the raw values
+themselves, decodes and preprocesses each batch and runs the whole model. That is
+``k="all"`` (every parameter trains, the stem / patch embedding or the text
+embeddings included: the prefix is empty; any timm model or sentence-transformers
+model, no split needed) and an image backbone with ``augment=True`` (training
+batches get timm's random train transform, so the prefix runs again, without
+gradients, on every batch).
+
 The prefix output is captured by a forward pre-hook on the first trained block, so
 it is exactly what the model computes there; the top is the rest of the model's
 forward, checked at construction against the whole model on a probe input (a model
@@ -24,6 +32,7 @@ whose forward the top does not reproduce is refused with a clear error).
 from __future__ import annotations
 
 import copy
+import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -37,7 +46,7 @@ from skmm.cache._keys import fingerprint_of
 from skmm.encoders import ImageEncoder, TextEncoder
 from skmm.io import decode_image
 
-__all__ = ["Backbone", "LoRALinear", "n_blocks", "split_backbone"]
+__all__ = ["Backbone", "LoRALinear", "n_blocks", "split_backbone", "train_transform"]
 
 # The timm model classes whose forward the top reproduces: the name of their block
 # sequence and the modules that forward_features applies after it (forward_head
@@ -49,6 +58,45 @@ _TIMM_LAYOUTS = {
     "VisionTransformer": ("blocks", ("norm",)),
 }
 _TOLERANCE = 1e-3
+# The train transform of ``augment=True``: milder than timm's ImageNet recipe
+# (area 0.08-1, jitter 0.4), which is meant for training from scratch for hundreds
+# of epochs. A pretrained model fine-tuned for a few epochs on few rows gains from
+# small shifts of framing and colour; crops of 8 % of a product photo often lose
+# the object, and predictions use the centre crop, so the gap is kept small.
+_AUGMENT = {"scale": (0.5, 1.0), "ratio": (3 / 4, 4 / 3), "hflip": 0.5}
+_AUGMENT_JITTER = 0.2
+
+
+def train_transform(data_config: dict) -> Callable:
+    """timm's random train transform for a model's ``data_config``: a random
+    resized crop (half the area to all of it), a horizontal flip and colour
+    jitter, then the model's normalisation. It draws from torch's and Python's
+    global generators (seed them in a scoped block: ``skmm._torch.seeded``).
+
+    Parameters
+    ----------
+    data_config : dict
+        A timm data config (``input_size``, ``interpolation``, ``mean``,
+        ``std``, ...), as a loaded image model holds it.
+
+    Returns
+    -------
+    transform : callable
+        PIL image to a ``(C, H, W)`` float tensor, a new random view each call.
+
+    Examples
+    --------
+    >>> from skmm.finetune import train_transform
+    >>> config = {"input_size": (3, 32, 32), "interpolation": "bilinear",
+    ...           "mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5)}
+    >>> type(train_transform(config)).__name__
+    'Compose'
+    """
+    import timm.data
+
+    return timm.data.create_transform(
+        **data_config, is_training=True, color_jitter=_AUGMENT_JITTER, **_AUGMENT
+    )
 
 
 class LoRALinear(nn.Module):
@@ -184,55 +232,87 @@ class Backbone:
     ----------
     encoder : ImageEncoder or TextEncoder
         A fitted encoder (its loaded model is copied, never changed).
-    k : int
-        Blocks or layers to train, counted from the end, at least 1.
+    k : int or "all"
+        Blocks or layers to train, counted from the end, at least 1; "all":
+        every parameter (the stem / patch embedding or the text embeddings
+        too), no cached prefix (raw mode).
     device : str
         Where the copy lives and trains.
     lora_rank : int or None, default=None
         None: the top's weights train. An int: they stay frozen and rank-``r``
-        LoRA updates of its linear layers train instead, merged into the weights
-        by :meth:`trained_model`.
+        LoRA updates of its linear layers train instead (with ``k="all"``: of
+        every linear layer), merged into the weights by :meth:`trained_model`.
     seed : int, default=0
         Seeds the LoRA initialisation (a local generator).
+    augment : bool, default=False
+        Image backbones: training batches (``top(..., augment=True)``) get
+        :func:`train_transform`'s random crops, flips and colour jitter, so the
+        prefix is not cached (raw mode). Ignored by text backbones.
+
+    Attributes
+    ----------
+    raw : bool
+        Whether ``top`` takes raw values (``k="all"``, or an augmented image
+        backbone) instead of prefix activations.
     """
 
     def __init__(
         self,
         encoder: Any,
-        k: int,
+        k: int | str,
         device: str,
         lora_rank: int | None = None,
         seed: int = 0,
+        augment: bool = False,
     ):
-        total = n_blocks(encoder)
-        if not 1 <= k <= total:
-            raise ValueError(
-                f"k={k} for {type(encoder).__name__}({encoder.model!r}): its "
-                f"backbone has {total} blocks; k must be in [0, {total}]"
-            )
+        self.full = isinstance(k, str) and k == "all"
+        self.is_text = isinstance(encoder, TextEncoder)
+        if not self.full:
+            total = n_blocks(encoder)
+            if not (
+                isinstance(k, numbers.Integral)
+                and not isinstance(k, bool)
+                and 1 <= k <= total
+            ):
+                raise ValueError(
+                    f"k={k!r} for {type(encoder).__name__}({encoder.model!r}): its "
+                    f"backbone has {total} blocks; k must be in [0, {total}] or "
+                    "'all'"
+                )
         self.encoder = encoder
         self.entry = encoder.model_
-        self.k = int(k)
-        self.start = total - self.k
+        self.k: int | str = "all" if self.full else int(k)
+        self.start = 0 if self.full else total - int(k)
         self.device = device
         self.dim = int(self.entry.dim)
-        self.is_text = isinstance(encoder, TextEncoder)
+        self.augment = bool(augment) and not self.is_text
+        self.raw = self.full or self.augment
         self.module = copy.deepcopy(self.entry.torch_module).to(device)
         self.module.eval().requires_grad_(False)
         if self.is_text:
-            self._layers = _text_layers(self.module)
-            self._trained = [*self._layers[self.start :], *list(self.module)[1:]]
             if encoder.max_length is not None:
                 self.module.max_seq_length = int(encoder.max_length)
+            if self.full:
+                self._trained = [self.module]
+            else:
+                self._layers = _text_layers(self.module)
+                self._trained = [*self._layers[self.start :], *list(self.module)[1:]]
         else:
-            self._seq_name, self._tail = _timm_sequence(self.module)
-            self._blocks = list(getattr(self.module, self._seq_name))
-            self._trained = [
-                *self._blocks[self.start :],
-                *(getattr(self.module, name) for name in self._tail),
-                *self._after_sequence(),
-            ]
-        self._check_split()
+            self._train_transform = (
+                train_transform(self.entry.data_config) if self.augment else None
+            )
+            if self.full:
+                self._trained = [self.module]
+            else:
+                self._seq_name, self._tail = _timm_sequence(self.module)
+                self._blocks = list(getattr(self.module, self._seq_name))
+                self._trained = [
+                    *self._blocks[self.start :],
+                    *(getattr(self.module, name) for name in self._tail),
+                    *self._after_sequence(),
+                ]
+        if not self.full:  # the whole model needs no check: nothing is cut
+            self._check_split()
         self.lora_rank = lora_rank
         if lora_rank is None:
             self.parameters = [p for m in self._trained for p in m.parameters()]
@@ -240,8 +320,9 @@ class Backbone:
             generator = torch.Generator().manual_seed(int(seed))
             added = _inject_lora(self._trained, int(lora_rank), generator)
             if not added:
+                where = "the model" if self.full else f"the last {self.k} blocks"
                 raise ValueError(
-                    f"lora_rank={lora_rank}: the last {self.k} blocks of "
+                    f"lora_rank={lora_rank}: {where} of "
                     f"{type(encoder).__name__}({encoder.model!r}) have no linear "
                     "layer to adapt; use lora_rank=None"
                 )
@@ -315,12 +396,37 @@ class Backbone:
         return [hidden[i, : int(n)].copy() for i, n in enumerate(lengths)]
 
     # -- the trainable part -------------------------------------------------------
-    def top(self, activations: Sequence[np.ndarray]) -> torch.Tensor:
-        """The encoder's vectors of a batch of prefix activations, shape
-        ``(batch, dim)``, with gradients into the trained blocks."""
+    def top(self, inputs: Sequence[Any], *, augment: bool = False) -> torch.Tensor:
+        """The encoder's vectors of a batch, shape ``(batch, dim)``, with
+        gradients into the trained blocks.
+
+        ``inputs``: prefix activations; in raw mode the raw values (images,
+        texts), decoded and preprocessed here, the frozen prefix (if any) run
+        without gradients. ``augment`` (an augmented image backbone's training
+        batch): timm's random train transform instead of the eval one.
+        """
+        if self.raw:
+            return self._raw_top(list(inputs), augment=augment and self.augment)
         if self.is_text:
-            return self._text_top(activations)
-        x = torch.as_tensor(np.stack(activations)).to(self.device)
+            return self._text_top(inputs)
+        return self._image_top(torch.as_tensor(np.stack(inputs)).to(self.device))
+
+    def _raw_top(self, values: list, *, augment: bool) -> torch.Tensor:
+        if self.is_text:  # k="all": tokens in, the whole model trains
+            vectors = self.module(self._features(values))["sentence_embedding"]
+            return F.normalize(vectors, dim=1) if self.encoder.normalize else vectors
+        transform = self._train_transform if augment else self.entry.transform
+        pixels = torch.stack([transform(decode_image(v)) for v in values])
+        pixels = pixels.to(self.device).contiguous(
+            memory_format=self.entry.memory_format
+        )
+        if self.full:
+            return self.module(pixels)
+        with torch.no_grad():  # the frozen prefix, again for each random view
+            x = _capture(self._blocks[self.start], lambda: self.module(pixels))
+        return self._image_top(x)
+
+    def _image_top(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim == 4:
             x = x.contiguous(memory_format=self.entry.memory_format)
         for block in self._blocks[self.start :]:
@@ -396,7 +502,7 @@ class Backbone:
                 expected = self.module(pixels)
                 prefix = _capture(self._blocks[self.start], lambda: self.module(pixels))
                 self._shape = tuple(int(n) for n in prefix.shape[1:])
-                got = self.top(list(prefix.float().cpu().numpy()))
+                got = self._image_top(prefix.float())
         scale = float(expected.abs().max()) + 1e-6
         error = float((got.float() - expected.float()).abs().max()) / scale
         if not error <= _TOLERANCE:
@@ -408,10 +514,16 @@ class Backbone:
 
 
 def split_backbone(
-    encoder: Any, k: int, device: str, lora_rank: int | None = None, seed: int = 0
+    encoder: Any,
+    k: int | str,
+    device: str,
+    lora_rank: int | None = None,
+    seed: int = 0,
+    augment: bool = False,
 ) -> Backbone:
     """The :class:`Backbone` of a fitted image or text encoder, its last ``k``
-    blocks trainable (or LoRA updates of their linear layers).
+    blocks (``"all"``: every parameter) trainable, or LoRA updates of their
+    linear layers; ``augment``: random train transforms for an image backbone.
 
     Examples
     --------
@@ -426,10 +538,15 @@ def split_backbone(
     ...     vectors = backbone.top(activations).numpy()
     >>> bool(np.allclose(vectors, encoder.transform(images), atol=1e-5))
     True
+    >>> full = split_backbone(encoder, "all", "cpu")  # raw values in, no prefix
+    >>> with torch.no_grad():
+    ...     vectors = full.top(images).numpy()
+    >>> bool(np.allclose(vectors, encoder.transform(images), atol=1e-5))
+    True
     """
     if not isinstance(encoder, (ImageEncoder, TextEncoder)):
         raise TypeError(
             f"only ImageEncoder and TextEncoder can be fine-tuned, not "
             f"{type(encoder).__name__}"
         )
-    return Backbone(encoder, k, device, lora_rank, seed)
+    return Backbone(encoder, k, device, lora_rank, seed, augment)

@@ -11,6 +11,11 @@ embedding cache) and trains the tops with the fusion network of the heads
 (:class:`~skmm.fusion._network.FusionNetwork`, any of the seven fusion types). The
 trained backbones go back into the fitted union's encoders, so ``union_`` is a
 normal fitted union whose encoders give the fine-tuned vectors.
+
+With ``k="all"`` (every parameter trains) or ``augment=True`` (random train
+transforms of the images), a backbone is in raw mode: nothing is cached, each
+batch keeps the rows' raw values (paths or arrays, as in the frame) and the
+backbone decodes and runs them; the training loop is the same.
 """
 
 from __future__ import annotations
@@ -87,27 +92,33 @@ def _values(X: Any, column: Any) -> list:
 
 
 class _FineTuned:
-    """One fine-tuned block during fit: its backbone, the activation of each
-    row of each of its columns, and the block's standardisation."""
+    """One fine-tuned block during fit: its backbone, the input of its top for
+    each row of each of its columns (the prefix activation, or in raw mode the
+    raw value), and the block's standardisation."""
 
-    def __init__(self, backbone: Backbone, activations: list[list], mean, scale):
+    def __init__(self, backbone: Backbone, inputs: list[list], mean, scale):
         self.backbone = backbone
-        self.activations = activations  # per column: per row, array or None
+        self.inputs = inputs  # per column: per row, array / raw value, or None
         self.mean = torch.as_tensor(mean, dtype=torch.float32)
         self.scale = torch.as_tensor(scale, dtype=torch.float32)
 
-    def vectors(self, rows: np.ndarray, device: str) -> torch.Tensor:
+    def vectors(
+        self, rows: np.ndarray, device: str, *, augment: bool = False
+    ) -> torch.Tensor:
         """The standardised block of ``rows``: each column's top output, zero
-        (the mean) where the column is missing."""
+        (the mean) where the column is missing. ``augment``: a training batch
+        (an augmented backbone's random transforms)."""
         dim = self.backbone.dim
         parts = []
-        for c, column in enumerate(self.activations):
+        for c, column in enumerate(self.inputs):
             mean = self.mean[c * dim : (c + 1) * dim].to(device)
             scale = self.scale[c * dim : (c + 1) * dim].to(device)
             have = [i for i, r in enumerate(rows) if column[r] is not None]
             out = torch.zeros(len(rows), dim, device=device)
             if have:
-                top = self.backbone.top([column[rows[i]] for i in have])
+                top = self.backbone.top(
+                    [column[rows[i]] for i in have], augment=augment
+                )
                 scaled = (top.float() - mean) / scale
                 index = torch.as_tensor(have, device=device)
                 out = out.index_copy(0, index, scaled)
@@ -121,7 +132,12 @@ class _BaseFineTune(DocLinkMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "union": [HasMethods(["fit_transform", "transform", "get_feature_names_out"])],
         "fusion": [StrOptions(set(FUSIONS))],
-        "k": [Interval(numbers.Integral, 0, None, closed="left"), dict],
+        "k": [
+            Interval(numbers.Integral, 0, None, closed="left"),
+            StrOptions({"all"}),
+            dict,
+        ],
+        "augment": ["boolean"],
         "hidden": [Interval(numbers.Integral, 1, None, closed="left")],
         "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
         "modality_dropout": [Interval(numbers.Real, 0, 1, closed="left")],
@@ -148,7 +164,8 @@ class _BaseFineTune(DocLinkMixin, BaseEstimator):
         union: Any,
         fusion: str = "concat",
         *,
-        k: int | dict = 1,
+        k: int | str | dict = 1,
+        augment: bool = False,
         hidden: int = 64,
         dropout: float = 0.1,
         modality_dropout: float = 0.2,
@@ -174,6 +191,7 @@ class _BaseFineTune(DocLinkMixin, BaseEstimator):
         self.union = union
         self.fusion = fusion
         self.k = k
+        self.augment = augment
         self.hidden = hidden
         self.dropout = dropout
         self.modality_dropout = modality_dropout
@@ -224,16 +242,24 @@ class _BaseFineTune(DocLinkMixin, BaseEstimator):
             Xt = Xt.toarray()
         return split_blocks(to_numpy(Xt, dtype=np.float64), self.layout_, np.float64)
 
-    def _k_of(self, name: str) -> int:
-        if isinstance(self.k, dict):
-            unknown = set(self.k) - set(self.layout_.names)
-            if unknown:
-                raise ValueError(
-                    f"k names unknown blocks {sorted(unknown)}; the union's blocks "
-                    f"are {list(self.layout_.names)}"
-                )
-            return int(self.k.get(name, 0))
-        return int(self.k)
+    def _k_of(self, name: str) -> int | str:
+        """The block's ``k``: an int (0: frozen) or "all"."""
+        if not isinstance(self.k, dict):
+            return self.k if isinstance(self.k, str) else int(self.k)
+        unknown = set(self.k) - set(self.layout_.names)
+        if unknown:
+            raise ValueError(
+                f"k names unknown blocks {sorted(unknown)}; the union's blocks "
+                f"are {list(self.layout_.names)}"
+            )
+        k = self.k.get(name, 0)
+        if isinstance(k, str) and k == "all":
+            return k
+        if isinstance(k, numbers.Integral) and not isinstance(k, bool) and k >= 0:
+            return int(k)
+        raise ValueError(
+            f"k[{name!r}]={k!r}: a block's k must be an int >= 0 (0: frozen) or 'all'"
+        )
 
     # -- fit ------------------------------------------------------------------------
     def _fit(self, X, y):
@@ -266,8 +292,7 @@ class _BaseFineTune(DocLinkMixin, BaseEstimator):
         seed = seed_from(self.random_state)
         self.batch_size_ = int(self.batch_size)
 
-        tuned: dict[int, _FineTuned] = {}
-        self.finetuned_blocks_ = []
+        chosen = []  # (position, name, encoder, k) of each block to fine-tune
         for j, name in enumerate(self.layout_.names):
             k = self._k_of(name)
             encoder = union.named_transformers_.get(name)
@@ -276,10 +301,23 @@ class _BaseFineTune(DocLinkMixin, BaseEstimator):
             if not isinstance(encoder, (ImageEncoder, TextEncoder)):
                 if isinstance(self.k, dict):
                     raise ValueError(
-                        f"k[{name!r}]={k}: block {name!r} is not an ImageEncoder or "
-                        "TextEncoder, it cannot be fine-tuned"
+                        f"k[{name!r}]={k!r}: block {name!r} is not an ImageEncoder "
+                        "or TextEncoder, it cannot be fine-tuned"
                     )
                 continue
+            chosen.append((j, name, encoder, k))
+        if self.augment and not any(
+            isinstance(encoder, ImageEncoder) for _, _, encoder, _ in chosen
+        ):
+            raise ValueError(
+                f"augment=True augments the images of fine-tuned image blocks, but "
+                f"no ImageEncoder block is fine-tuned (k={self.k!r}, fine-tuned: "
+                f"{[name for _, name, _, _ in chosen]}); give an image block k > 0 "
+                "or 'all', or set augment=False"
+            )
+        tuned: dict[int, _FineTuned] = {}
+        self.finetuned_blocks_ = []
+        for j, name, encoder, k in chosen:
             tuned[j] = self._prepare_block(
                 X, j, name, encoder, k, blocks[j], present[:, j], seed
             )
@@ -287,7 +325,8 @@ class _BaseFineTune(DocLinkMixin, BaseEstimator):
 
         n_rows = len(targets)
         train, valid = self._split(targets, n_rows, seed)
-        with seeded(seed, self.device_):
+        # Python's random too: timm's random crops (augment=True) draw from it.
+        with seeded(seed, self.device_, python_random=True):
             network = self._network(encoding.n_outputs).to(self.device_)
             criterion = MultiTaskLoss(
                 [(encoding.kind, encoding.n_outputs)],
@@ -309,35 +348,41 @@ class _BaseFineTune(DocLinkMixin, BaseEstimator):
     def _prepare_block(
         self, X, j, name, encoder, k, block, present, seed
     ) -> _FineTuned:
-        backbone = split_backbone(encoder, k, self.device_, self.lora_rank, seed + j)
+        backbone = split_backbone(
+            encoder, k, self.device_, self.lora_rank, seed + j, self.augment
+        )
         columns = _columns_of(
             next(c for n, _, c in self.union_.transformers_ if n == name), X
         )
         dim = backbone.dim
-        namespace = backbone.namespace()
-        activations = []
+        inputs = []
         for c, column in enumerate(columns):
             values = _values(X, column)
             # A row has this column when the encoder gave it a vector (missing
             # and unreadable values are NaN there, as the encoder decided).
             have = present & ~np.isnan(block[:, c * dim])
             rows = np.flatnonzero(have)
-            found = prefix_activations(
-                [values[r] for r in rows],
-                namespace=namespace,
-                compute=backbone.prefix,
-                encoder=encoder,
-                paths=isinstance(encoder, ImageEncoder),
-                batch_size=_PREFIX_BATCH,
-                shape_of=backbone.activation_shape,
-            )
+            if backbone.raw:
+                # No cache: the values as the frame holds them (paths or
+                # arrays), decoded batch by batch by the backbone.
+                found = [values[r] for r in rows]
+            else:
+                found = prefix_activations(
+                    [values[r] for r in rows],
+                    namespace=backbone.namespace(),
+                    compute=backbone.prefix,
+                    encoder=encoder,
+                    paths=isinstance(encoder, ImageEncoder),
+                    batch_size=_PREFIX_BATCH,
+                    shape_of=backbone.activation_shape,
+                )
             per_row: list = [None] * len(values)
-            for r, activation in zip(rows, found, strict=True):
+            for r, value in zip(rows, found, strict=True):
                 if not is_missing(values[r]):
-                    per_row[r] = activation
-            activations.append(per_row)
+                    per_row[r] = value
+            inputs.append(per_row)
         scaler = self.scaler_
-        return _FineTuned(backbone, activations, scaler.means_[j], scaler.scales_[j])
+        return _FineTuned(backbone, inputs, scaler.means_[j], scaler.scales_[j])
 
     def _split(self, targets, n_rows, seed):
         rows = np.arange(n_rows)
@@ -373,15 +418,17 @@ class _BaseFineTune(DocLinkMixin, BaseEstimator):
         )
 
     def _inputs(self, rows, tuned, scaled, present, *, grad: bool, pretrained: bool):
-        """The network's inputs of ``rows``. ``pretrained``: the backbones still
-        have their pretrained weights, so their output is the union's vectors
-        (``scaled``) and the tops need not run (the warm-up epochs)."""
+        """The network's inputs of ``rows``. ``grad``: a training batch
+        (gradients into the backbones; an augmented backbone's random train
+        transforms). ``pretrained``: the backbones still have their pretrained
+        weights, so their output is the union's vectors (``scaled``) and the tops
+        need not run (the warm-up epochs)."""
         device = self.device_
         inputs = {"present": torch.as_tensor(present[rows]).to(device)}
         for j, block in enumerate(scaled):
             if j in tuned and not pretrained:
                 with torch.set_grad_enabled(grad):
-                    x = tuned[j].vectors(rows, device)
+                    x = tuned[j].vectors(rows, device, augment=grad)
                 x = x * inputs["present"][:, j, None].to(x.dtype)
             else:
                 x = torch.as_tensor(block[rows]).to(device)
@@ -543,13 +590,32 @@ _DOC = """
     fusion : {"concat", "gated", "attention", "transformer", "tensor", "lowrank", \
 "late"}, default="concat"
         The fusion type, as in :class:`~skmm.FusionClassifier`.
-    k : int or dict, default=1
+    k : int, "all" or dict, default=1
         The last ``k`` blocks (timm stages) or transformer layers of each backbone
         are trained; the rest (the prefix) is frozen and its activations are
         computed once per item (content-addressed, also in the encoder's embedding
-        cache when it has one), so an epoch runs only the trained top. 0: frozen
-        (the encoder's vectors, as with a fusion head). A dict gives ``k`` per block
-        name (absent names: 0).
+        cache when it has one), so an epoch runs only the trained top. Even with
+        ``k`` = every block, the stem (patch embedding, text embeddings) stays
+        frozen and cached. 0: frozen (the encoder's vectors, as with a fusion
+        head). "all": full fine-tuning, every parameter trains, stem and
+        embeddings included, on any timm or sentence-transformers model; nothing
+        is cached, so each batch decodes and preprocesses its raw values and runs
+        the whole model (the cost of a full forward and backward pass per item
+        and epoch). A dict gives ``k`` (an int or "all") per block name (absent
+        names: 0).
+    augment : bool, default=False
+        Image blocks only (text blocks ignore it): training batches get timm's
+        random train transform (a random resized crop of half the area to all of
+        it, a horizontal flip, colour jitter of 0.2: milder than timm's ImageNet
+        recipe, which is meant for training from scratch) instead of the eval
+        transform; validation batches, warm-up epochs and predictions see the
+        eval transform. A random view changes the prefix's activations, so an
+        augmented block caches nothing: each training batch decodes its images
+        and runs the frozen prefix again (without gradients), a prefix forward
+        pass per item per epoch instead of one per item. Worth it when the rows
+        are few (hundreds of photos or less, where the model overfits them);
+        with many rows the cache is the better deal. True with no image block
+        fine-tuned is a ValueError.
     hidden, dropout, modality_dropout, missing_embedding, n_heads, n_layers, rank
         The fusion network's, as in :class:`~skmm.FusionClassifier`.
     lr : float, default=1e-3
@@ -563,8 +629,9 @@ _DOC = """
         rank-``r`` LoRA update of each of their linear layers trains (transformer
         text models and ViTs; a convnet's stages have no linear layer), merged
         into the weights after fit, so the fitted encoder is the plain model.
-        With a cached prefix the saving is in optimizer state and trained
-        parameters, not in compute.
+        With ``k="all"`` every linear layer of the model gets one. With a
+        cached prefix the saving is in optimizer state and trained parameters,
+        not in compute.
     warmup_epochs : int, default=1
         Epochs that train the head alone before the backbones join, so that a
         random head's gradients do not disturb the pretrained weights.
@@ -585,8 +652,9 @@ _DOC = """
         on CUDA devices that support it, else fp16 (with loss scaling) on CUDA,
         fp32 on CPU and MPS.
     random_state : int, RandomState or None, default=None
-        Seeds initialisation, shuffling, dropout and the validation split,
-        without changing torch's or numpy's global random state.
+        Seeds initialisation, shuffling, dropout, the random train transforms
+        of ``augment`` and the validation split, without changing torch's,
+        numpy's or Python's global random state.
     verbose : int, default=0
         1 prints each epoch's losses.
 
@@ -621,7 +689,9 @@ class FineTuneClassifier(ClassifierMixin, _BaseFineTune):
     __doc__ = f"""Train image and text encoders with a fusion classifier.
 
     Cheap by default: only the last ``k`` blocks of each backbone train, on
-    activations of the frozen part computed once per item.
+    activations of the frozen part computed once per item; ``k="all"`` is full
+    fine-tuning and ``augment=True`` random image transforms, both without the
+    cache.
     {_DOC}
     classes_ : ndarray
 
@@ -644,6 +714,10 @@ class FineTuneClassifier(ClassifierMixin, _BaseFineTune):
     ...                          random_state=0).fit(X, y)
     >>> clf.predict_proba(X).shape, clf.finetuned_blocks_
     ((8, 2), ['image'])
+    >>> full = FineTuneClassifier(union, k="all", augment=True, max_epochs=2,
+    ...                           device="cpu", random_state=0).fit(X, y)
+    >>> full.predict(X).shape
+    (8,)
     """
 
     def _encode_targets(self, y):

@@ -327,10 +327,10 @@ def test_bad_value_names_column_and_row(two_layer_text_model):
 def test_out_of_memory_halves_the_batch(monkeypatch, two_layer_text_model):
     top = Backbone.top
 
-    def small_device(self, activations):
+    def small_device(self, activations, **options):
         if len(activations) > 6:
             raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
-        return top(self, activations)
+        return top(self, activations, **options)
 
     monkeypatch.setattr(Backbone, "top", small_device)
     X, y = _frame()

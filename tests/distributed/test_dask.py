@@ -32,7 +32,8 @@ from skmm.distributed import (  # noqa: E402
     transform_to_npy,
 )
 
-pytestmark = pytest.mark.timeout(120)
+# One worker runs this module: its cluster fixture starts once.
+pytestmark = [pytest.mark.timeout(120), pytest.mark.xdist_group("dask")]
 
 
 @pytest.fixture(scope="module")

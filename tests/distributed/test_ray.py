@@ -17,7 +17,8 @@ from tests.distributed.conftest import N_ROWS, make_model
 ray = pytest.importorskip("ray")
 joblib = pytest.importorskip("joblib")
 
-pytestmark = pytest.mark.timeout(120)
+# One worker runs this module: its cluster fixture starts once.
+pytestmark = [pytest.mark.timeout(120), pytest.mark.xdist_group("ray")]
 
 
 @pytest.fixture(scope="module")

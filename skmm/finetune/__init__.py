@@ -4,7 +4,6 @@ frame, their frozen prefix computed once per item (or, with ``k="all"`` or
 
 from skmm.finetune._backbones import (
     Backbone,
-    LoRALinear,
     n_blocks,
     split_backbone,
     train_transform,
@@ -14,7 +13,6 @@ from skmm.finetune._store import clear_activation_store
 
 __all__ = [
     "Backbone",
-    "LoRALinear",
     "FineTuneClassifier",
     "FineTuneRegressor",
     "clear_activation_store",

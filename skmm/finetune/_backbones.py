@@ -41,12 +41,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from skmm._torch import seeded
 from skmm._version import __version__
 from skmm.cache._keys import fingerprint_of
 from skmm.encoders import ImageEncoder, TextEncoder
 from skmm.io import decode_image
 
-__all__ = ["Backbone", "LoRALinear", "n_blocks", "split_backbone", "train_transform"]
+__all__ = ["Backbone", "n_blocks", "split_backbone", "train_transform"]
 
 # The timm model classes whose forward the top reproduces: the name of their block
 # sequence and the modules that forward_features applies after it (forward_head
@@ -99,62 +100,34 @@ def train_transform(data_config: dict) -> Callable:
     )
 
 
-class LoRALinear(nn.Module):
-    """A frozen ``nn.Linear`` plus a trained low-rank update (Hu et al. 2021, LoRA):
-    ``y = W x + b + (alpha / r) B A x``, ``B`` zero at the start.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from skmm.finetune import LoRALinear
-    >>> base = torch.nn.Linear(4, 3)
-    >>> lora = LoRALinear(base, 2, 4.0, torch.Generator().manual_seed(0))
-    >>> x = torch.ones(1, 4)
-    >>> bool(torch.equal(lora(x), base(x)))  # B = 0: the base layer at first
-    True
-    """
-
-    def __init__(
-        self, base: nn.Linear, rank: int, alpha: float, generator: torch.Generator
-    ):
-        super().__init__()
-        self.base = base
-        self.scale = float(alpha) / rank
-        device = base.weight.device
-        a = torch.randn(rank, base.in_features, generator=generator)
-        self.a = nn.Parameter((a / base.in_features**0.5).to(device))
-        self.b = nn.Parameter(torch.zeros(base.out_features, rank, device=device))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.base(x) + (x @ self.a.T @ self.b.T) * self.scale
-
-    def merged(self) -> nn.Linear:
-        """The base layer with the update added to its weight."""
-        with torch.no_grad():
-            self.base.weight += self.scale * (self.b @ self.a)
-        return self.base
-
-
 def _inject_lora(
-    modules: Sequence[nn.Module], rank: int, generator: torch.Generator
-) -> list[LoRALinear]:
-    """Wrap every ``nn.Linear`` inside ``modules`` in a :class:`LoRALinear`."""
-    added = []
-    for root in modules:
-        for parent in list(root.modules()):
-            for name, child in list(parent.named_children()):
-                if isinstance(child, nn.Linear):
-                    wrapped = LoRALinear(child, rank, 2.0 * rank, generator)
-                    setattr(parent, name, wrapped)
-                    added.append(wrapped)
-    return added
+    module: nn.Module, trained: Sequence[nn.Module], rank: int, seed: int, device: str
+) -> Any:
+    """peft's LoRA (rank ``rank``, alpha ``2 * rank``, no dropout) on every
+    ``nn.Linear`` inside ``trained`` (sub-modules of ``module``), in place; the
+    tuner (for merging), or None when there is no linear layer. peft draws the
+    initialisation from torch's global generator: seeded here and given back."""
+    linear = {id(m) for root in trained for m in root.modules()}
+    linear &= {id(m) for m in module.modules() if isinstance(m, nn.Linear)}
+    names = [name for name, m in module.named_modules() if id(m) in linear]
+    if not names:
+        return None
+    import peft  # imported here: only LoRA needs it
+
+    config = peft.LoraConfig(
+        r=rank, lora_alpha=2 * rank, target_modules=names, lora_dropout=0.0
+    )
+    with seeded(seed, device):
+        return peft.LoraModel(module, config, "default")
 
 
-def _merge_lora(module: nn.Module) -> None:
-    for parent in list(module.modules()):
-        for name, child in list(parent.named_children()):
-            if isinstance(child, LoRALinear):
-                setattr(parent, name, child.merged())
+def _merge_lora(tuner: Any) -> nn.Module:
+    """The plain module again, the LoRA updates added to its weights (no peft
+    module or attribute left: it pickles and digests as the plain architecture)."""
+    module = tuner.merge_and_unload()
+    if hasattr(module, "peft_config"):  # peft 0.13-0.18 leave it (0.21 does not)
+        del module.peft_config
+    return module
 
 
 class _Stop(Exception):
@@ -241,9 +214,11 @@ class Backbone:
     lora_rank : int or None, default=None
         None: the top's weights train. An int: they stay frozen and rank-``r``
         LoRA updates of its linear layers train instead (with ``k="all"``: of
-        every linear layer), merged into the weights by :meth:`trained_model`.
+        every linear layer; peft's LoRA, alpha ``2 r``, no dropout), merged into
+        the weights by :meth:`trained_model`.
     seed : int, default=0
-        Seeds the LoRA initialisation (a local generator).
+        Seeds the LoRA initialisation (torch's generators, forked for it and
+        given back: the caller's random state is unchanged).
     augment : bool, default=False
         Image backbones: training batches (``top(..., augment=True)``) get
         :func:`train_transform`'s random crops, flips and colour jitter, so the
@@ -317,16 +292,18 @@ class Backbone:
         if lora_rank is None:
             self.parameters = [p for m in self._trained for p in m.parameters()]
         else:
-            generator = torch.Generator().manual_seed(int(seed))
-            added = _inject_lora(self._trained, int(lora_rank), generator)
-            if not added:
+            self._lora = _inject_lora(
+                self.module, self._trained, int(lora_rank), int(seed), device
+            )
+            if self._lora is None:
                 where = "the model" if self.full else f"the last {self.k} blocks"
                 raise ValueError(
                     f"lora_rank={lora_rank}: {where} of "
                     f"{type(encoder).__name__}({encoder.model!r}) have no linear "
                     "layer to adapt; use lora_rank=None"
                 )
-            self.parameters = [p for m in added for p in (m.a, m.b)]
+            # The adapters' A and B: the only parameters peft leaves trainable.
+            self.parameters = [p for p in self.module.parameters() if p.requires_grad]
         for p in self.parameters:
             p.requires_grad_(True)
 
@@ -478,7 +455,8 @@ class Backbone:
         """The trained copy as a loaded model of the encoder's backend (LoRA
         updates merged into the weights: the plain architecture again)."""
         if self.lora_rank is not None:
-            _merge_lora(self.module)
+            self.module = _merge_lora(self._lora)
+            self._lora = None
             self.lora_rank = None
         return self.entry.with_module(self.module)
 

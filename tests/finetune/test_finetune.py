@@ -25,7 +25,6 @@ from skmm import (
 from skmm.exceptions import OutOfMemoryWarning
 from skmm.finetune import (
     Backbone,
-    LoRALinear,
     clear_activation_store,
     n_blocks,
     split_backbone,
@@ -285,7 +284,15 @@ def test_lora_trains_adapters_and_merges_them(two_layer_text_model):
     X, y = _frame()
     encoder = TextEncoder(two_layer_text_model, device="cpu").fit(X[["review"]])
     plain = split_backbone(encoder, 1, "cpu")
-    lora = split_backbone(encoder, 1, "cpu", lora_rank=2)
+    state = torch.random.get_rng_state()
+    lora = split_backbone(encoder, 1, "cpu", lora_rank=2, seed=3)
+    assert torch.equal(torch.random.get_rng_state(), state)  # global RNG untouched
+    again = split_backbone(encoder, 1, "cpu", lora_rank=2, seed=3)
+    other = split_backbone(encoder, 1, "cpu", lora_rank=2, seed=4)
+    pairs = zip(lora.parameters, again.parameters, strict=True)
+    assert all(torch.equal(a, b) for a, b in pairs)  # seeded by `seed`
+    pairs = zip(lora.parameters, other.parameters, strict=True)
+    assert not all(torch.equal(a, b) for a, b in pairs)
     assert (
         0
         < sum(p.numel() for p in lora.parameters)
@@ -299,8 +306,9 @@ def test_lora_trains_adapters_and_merges_them(two_layer_text_model):
         early_stopping=False,
     ).fit(X, y)
     tuned = model.union_.named_transformers_["text"]
-    modules = tuned.model_.torch_module.modules()
-    assert not any(isinstance(m, LoRALinear) for m in modules)  # merged
+    module = tuned.model_.torch_module  # merged: the plain architecture, no peft
+    assert not any(type(m).__module__.startswith("peft") for m in module.modules())
+    assert b"peft" not in pickle.dumps(module)
     fresh = clone(tuned).fit(X[["review"]])
     assert tuned.model_.weights_digest() != fresh.model_.weights_digest()
     with pytest.raises(ValueError, match="no linear layer"):

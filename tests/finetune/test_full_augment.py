@@ -16,7 +16,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 import skmm.finetune._backbones as backbones_module
 from skmm import FineTuneClassifier, ImageEncoder, MultimodalUnion, TextEncoder
-from skmm.finetune import Backbone, LoRALinear, clear_activation_store, split_backbone
+from skmm.finetune import Backbone, clear_activation_store, split_backbone
 from tests.finetune.test_finetune import _frame, _model
 
 N = 24
@@ -116,15 +116,23 @@ def test_k_all_with_lora_adapts_every_linear_layer(two_layer_text_model):
         isinstance(m, torch.nn.Linear) for m in encoder.model_.torch_module.modules()
     )
     lora = split_backbone(encoder, "all", "cpu", lora_rank=2)
-    adapters = [m for m in lora.module.modules() if isinstance(m, LoRALinear)]
-    assert len(adapters) == n_linear and len(lora.parameters) == 2 * n_linear
+    assert len(lora.parameters) == 2 * n_linear  # A and B of each linear layer
     texts = ["red dress", "a blue shirt"]
     with torch.no_grad():  # B = 0: the pretrained vectors at first
         np.testing.assert_allclose(
             lora.top(texts).numpy(), encoder.transform(texts), atol=1e-5
         )
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():  # a trained update, then merged into the weights
+        for p in lora.parameters:
+            p.add_(0.05 * torch.randn(p.shape, generator=generator))
+        adapted = lora.top(texts).numpy()
     merged = lora.trained_model().torch_module
-    assert not any(isinstance(m, LoRALinear) for m in merged.modules())
+    assert not any(type(m).__module__.startswith("peft") for m in merged.modules())
+    assert sum(isinstance(m, torch.nn.Linear) for m in merged.modules()) == n_linear
+    with torch.no_grad():  # the merged plain model gives the adapted vectors
+        np.testing.assert_allclose(lora.top(texts).numpy(), adapted, atol=1e-5)
+    assert not np.allclose(adapted, encoder.transform(texts), atol=1e-3)
 
 
 def test_augment_gives_new_views_each_epoch_without_the_cache(monkeypatch):

@@ -310,6 +310,7 @@ def test_lora_trains_adapters_and_merges_them(two_layer_text_model):
     assert not any(type(m).__module__.startswith("peft") for m in module.modules())
     assert b"peft" not in pickle.dumps(module)
     fresh = clone(tuned).fit(X[["review"]])
+    assert module.state_dict().keys() == fresh.model_.torch_module.state_dict().keys()
     assert tuned.model_.weights_digest() != fresh.model_.weights_digest()
     with pytest.raises(ValueError, match="no linear layer"):
         _model(two_layer_text_model, k={"image": 1}, lora_rank=2).fit(X, y)

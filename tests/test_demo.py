@@ -10,9 +10,6 @@ from PIL import Image
 
 from tests.conftest import ROOT, run_python
 
-# One worker runs this module: the quick demo (a module fixture) runs once.
-pytestmark = pytest.mark.xdist_group("demo")
-
 METHODS = [
     "text only",
     "title only",

@@ -17,10 +17,9 @@ from tests.distributed.conftest import N_ROWS, make_model
 ray = pytest.importorskip("ray")
 joblib = pytest.importorskip("joblib")
 
-# One worker runs this module: its cluster fixture starts once.
 # The limit only catches a hang: on 2 busy cores (another worker's tests beside
 # it) starting the cluster and a grid search took more than 120 s.
-pytestmark = [pytest.mark.timeout(300), pytest.mark.xdist_group("ray")]
+pytestmark = pytest.mark.timeout(300)
 
 
 @pytest.fixture(scope="module")

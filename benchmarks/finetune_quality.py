@@ -104,6 +104,7 @@ def _run(task, union, X, y, Xt, yt, k, args, score, augment=False, lora_rank=Non
         hidden=64,
         max_epochs=args.epochs,
         warmup_epochs=1,
+        backbone_lr=args.backbone_lr,
         early_stopping=False,
         batch_size=32,
         device=args.device,
@@ -118,6 +119,7 @@ def _run(task, union, X, y, Xt, yt, k, args, score, augment=False, lora_rank=Non
     result = score(model, Xt, yt)
     label = f"k={k}" + (" augment" if augment else "")
     label += f" lora_rank={lora_rank}" if lora_rank else ""
+    label += f" backbone_lr={args.backbone_lr:g}" if args.backbone_lr != 1e-4 else ""
     print(
         f"{task} {label}: {result} | {per_epoch:.2f} s/epoch (backbone training), "
         f"prefix and union fit {fit - sum(epochs):.1f} s, fit {fit:.1f} s | {load()}"
@@ -235,6 +237,9 @@ def main():
     )
     parser.add_argument(
         "--lora-rank", type=int, default=None, help="also LoRA runs (text task)"
+    )
+    parser.add_argument(
+        "--backbone-lr", type=float, default=1e-4, help="the backbones' learning rate"
     )
     parser.add_argument(
         "--lora-ks",

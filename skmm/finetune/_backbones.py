@@ -390,8 +390,7 @@ class Backbone:
 
     def _raw_top(self, values: list, *, augment: bool) -> torch.Tensor:
         if self.is_text:  # k="all": tokens in, the whole model trains
-            vectors = self.module(self._features(values))["sentence_embedding"]
-            return F.normalize(vectors, dim=1) if self.encoder.normalize else vectors
+            return self._whole_text(values)
         transform = self._train_transform if augment else self.entry.transform
         pixels = torch.stack([transform(decode_image(v)) for v in values])
         pixels = pixels.to(self.device).contiguous(
@@ -430,8 +429,16 @@ class Backbone:
         features: dict[str, Any] = {"token_embeddings": h, "attention_mask": mask}
         for module in list(self.module)[1:]:
             features = module(features)
-        vectors = features["sentence_embedding"]
+        return self._sentence_vectors(features["sentence_embedding"])
+
+    def _sentence_vectors(self, vectors: torch.Tensor) -> torch.Tensor:
+        """The encoder's vectors from the model's sentence embeddings."""
         return F.normalize(vectors, dim=1) if self.encoder.normalize else vectors
+
+    def _whole_text(self, texts: list[str]) -> torch.Tensor:
+        """The whole text model on ``texts``: the encoder's vectors."""
+        features = self._features(texts)
+        return self._sentence_vectors(self.module(features)["sentence_embedding"])
 
     def train_mode(self) -> None:
         """Put the trained blocks in train mode.
@@ -466,9 +473,7 @@ class Backbone:
         with torch.inference_mode():
             if self.is_text:
                 texts = ["a probe", "a longer probe text, with more tokens in it"]
-                expected = self.module(self._features(texts))["sentence_embedding"]
-                if self.encoder.normalize:
-                    expected = F.normalize(expected, dim=1)
+                expected = self._whole_text(texts)
                 activations = self._text_prefix(texts)
                 self._width = int(activations[0].shape[1])
                 got = self._text_top(activations)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 from collections.abc import Callable, Iterator
@@ -18,12 +17,14 @@ from torch.utils.data import DataLoader, Dataset
 from skmm._progress import progress_bar
 from skmm._torch import resolve_num_workers
 from skmm.encoders._backends import (
+    AisfxBackend,
+    MfccBackend,
     TimmBackend,
     TimmModel,
     TransformersAudioBackend,
-    TransformersAudioModel,
     is_timm_model,
 )
+from skmm.encoders._backends._mel import mel_filters, power_spectrogram
 from skmm.encoders._base import NUM_WORKERS, BaseEncoder, positive
 from skmm.encoders._pooling import encode_stacks
 from skmm.exceptions import DecodeError
@@ -40,24 +41,14 @@ _TOP_DB = 80.0
 _LONG_CLIPS = ("windows", "crop")
 # Spectrograms are resized to the model's input size: the batch sizes of images.
 _AUTO_BATCH_SIZE = {"cpu": 4, "cuda": 64, "mps": 32}
-
-
-@functools.lru_cache(maxsize=8)
-def _mel_filters(n_mels: int, n_fft: int, rate: int) -> torch.Tensor:
-    """Triangular filters on the HTK mel scale, shape ``(n_fft // 2 + 1, n_mels)``."""
-
-    def mel(f):
-        return 2595.0 * np.log10(1.0 + np.asarray(f) / 700.0)
-
-    def hz(m):
-        return 700.0 * (10.0 ** (np.asarray(m) / 2595.0) - 1.0)
-
-    freqs = np.linspace(0, rate / 2, n_fft // 2 + 1)
-    edges = hz(np.linspace(mel(0.0), mel(rate / 2), n_mels + 2))
-    lower, centre, upper = edges[:-2], edges[1:-1], edges[2:]
-    up = (freqs[:, None] - lower) / (centre - lower)
-    down = (upper - freqs[:, None]) / (upper - centre)
-    return torch.from_numpy(np.maximum(0.0, np.minimum(up, down)).astype(np.float32))
+# Windows per batch of the backends that are not timm's.
+_AUTO_BATCH_SIZES = {
+    "mfcc": {"cpu": 64, "cuda": 256, "mps": 256},
+    "aisfx": {"cpu": 8, "cuda": 64, "mps": 32},
+    "transformers": _AUTO_BATCH_SIZE,
+}
+# Backends named by ``model``: no weights to fetch (mfcc) or a wheel's (aisfx).
+_NAMED_BACKENDS = ("mfcc", "aisfx")
 
 
 def log_mel_spectrogram(
@@ -93,13 +84,8 @@ def log_mel_spectrogram(
     """
     n_fft = round(_N_FFT * sample_rate / _SPEC_RATE)
     hop = round(_HOP * sample_rate / _SPEC_RATE)
-    window = torch.hann_window(n_fft, device=waves.device)
-    stft = torch.stft(
-        waves, n_fft, hop, window=window, center=True, pad_mode="constant",
-        return_complex=True,
-    )  # fmt: skip
-    power = stft.real**2 + stft.imag**2
-    filters = _mel_filters(n_mels, n_fft, sample_rate).to(waves.device)
+    power = power_spectrogram(waves, n_fft, hop)
+    filters = mel_filters(n_mels, n_fft, sample_rate).to(waves.device)
     mel = torch.einsum("nft,fm->nmt", power, filters)
     db = 10.0 * torch.log10(mel.clamp_min(1e-10))
     top = db.amax(dim=(1, 2), keepdim=True)
@@ -298,6 +284,8 @@ class AudioEncoder(BaseEncoder):
     # -- backend ----------------------------------------------------------------
     def _backend_kind(self) -> str:
         model = str(self.model)
+        if model in _NAMED_BACKENDS:
+            return model
         if Path(model).is_dir():
             return "transformers"
         if is_timm_model(model):
@@ -309,10 +297,15 @@ class AudioEncoder(BaseEncoder):
             "directory or hub name ('org/name') of a transformers audio model"
         )
 
-    def _make_backend(self) -> TimmBackend | TransformersAudioBackend:
-        if self._backend_kind() == "timm":
+    def _make_backend(self):
+        kind = self._backend_kind()
+        if kind == "timm":
             # The backend of an ImageEncoder with the same model: one loaded model.
             return TimmBackend(self.model, self.pretrained, self.device_)
+        if kind == "mfcc":
+            return MfccBackend(self.device_)
+        if kind == "aisfx":
+            return AisfxBackend(self.pretrained, self.device_)
         return TransformersAudioBackend(self.model, self.pretrained, self.device_)
 
     # -- fitted metadata -------------------------------------------------------
@@ -320,19 +313,22 @@ class AudioEncoder(BaseEncoder):
         super()._set_fitted_metadata()
         entry = self.model_
         self.backend_ = entry.backend
-        if isinstance(entry, TransformersAudioModel):
-            self.model_sample_rate_ = entry.sample_rate
-        else:
+        if isinstance(entry, TimmModel):
             self.model_sample_rate_ = _SPEC_RATE
             self.data_config_ = dict(entry.data_config)
-        self.batch_size_ = self._batch_size(_AUTO_BATCH_SIZE)
+            self.batch_size_ = self._batch_size(_AUTO_BATCH_SIZE)
+        else:
+            self.model_sample_rate_ = entry.sample_rate
+            self.batch_size_ = self._batch_size(_AUTO_BATCH_SIZES[entry.backend])
         self.num_workers_ = resolve_num_workers(self.num_workers, self.device_)
 
     def _check_params(self) -> None:
-        if not isinstance(self.pretrained, bool) and self._backend_kind() != "timm":
+        kind = self._backend_kind()
+        if not isinstance(self.pretrained, bool) and kind != "timm":
             raise ValueError(
-                "pretrained must be True or False for a transformers model; put "
-                "local weights in a directory and pass it as model="
+                f"pretrained must be True or False for a {kind} model; a weights "
+                "file is for timm models (put a transformers model's local weights "
+                "in a directory and pass it as model=)"
             )
 
     # -- cache ------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Model backends: loading, saving and running a pretrained model, apart from any
 modality (see ``_common`` for the contract)."""
 
+from skmm.encoders._backends._aisfx import AisfxBackend, AisfxModel
 from skmm.encoders._backends._common import (
     Backend,
     LoadedModel,
@@ -8,6 +9,7 @@ from skmm.encoders._backends._common import (
     pack_directory,
     unpacked_directory,
 )
+from skmm.encoders._backends._mfcc import MfccBackend, MfccModel
 from skmm.encoders._backends._sentence import (
     SentenceModel,
     SentenceTransformersBackend,
@@ -20,8 +22,12 @@ from skmm.encoders._backends._transformers import (
 )
 
 __all__ = [
+    "AisfxBackend",
+    "AisfxModel",
     "Backend",
     "LoadedModel",
+    "MfccBackend",
+    "MfccModel",
     "SentenceModel",
     "SentenceTransformersBackend",
     "TimmBackend",

@@ -123,7 +123,12 @@ class _AudioDataset(Dataset):
 
     def __getitem__(self, index: int):
         try:
-            wave, rate = decode_audio(self.values[index], self.sample_rate)
+            # "crop" reads only the first window's worth (a 6 h file costs 2 s),
+            # with a margin for the resampling filter.
+            limit = None
+            if self.long_clips == "crop":
+                limit = self.length / self.target_rate + 0.05
+            wave, rate = decode_audio(self.values[index], self.sample_rate, limit)
             wave = resample_audio(wave, rate, self.target_rate)
             windows = _windows(wave, self.length, self.long_clips)
             return index, torch.from_numpy(windows), None
@@ -132,11 +137,28 @@ class _AudioDataset(Dataset):
 
 
 class AudioEncoder(BaseEncoder):
-    """Encode audio clips with a frozen, pretrained model.
+    """Encode audio clips with classical features or a frozen, pretrained model.
 
-    Two backends, chosen by ``model``:
+    Four backends, chosen by ``model``:
 
-    - a **timm image model** (the default): each clip becomes a log-mel spectrogram
+    - ``"mfcc"`` (the default): classical speech features, no weights. Each window
+      (16 kHz) gives 20 MFCCs and their deltas (25 ms / 10 ms frames, 40 HTK mel
+      bands); the vector (221 values) holds the mean and standard deviation of the
+      MFCCs, the deltas and the 40 log-mel bands over the window's active frames
+      (within 50 dB of its loudest, so the silence a clip is padded with does not
+      count), the mean MFCCs of each third of the active span, and its length in
+      seconds. A silent window is the zero vector. Measured on FSDD
+      (``benchmarks/audio_quality.py``: 30 training clips per digit, 2 s windows,
+      standardised logistic regression): 0.94 accuracy at about 190 clips per
+      second on one core, against 0.69 at 9 clips per second for EfficientNet-Lite0.
+    - ``"aisfx"``: the aiSFX CNN (Ma and Lerch, ISMIR 2022; 4.7 M parameters,
+      512-d, trained on sound-effect libraries; CC BY 4.0), whose weights ship in
+      the ``aisfx`` wheel (``pip install --no-deps 'aisfx>=0.1.2,<0.2'``; skmm
+      reads only its checkpoint). 44.1 kHz windows, each scaled to a peak of 1,
+      96-band log-mel spectrograms (2048 / 1024 samples) as the package computes
+      them; the embedding is the max over time of the last block's mean over
+      frequency. ``pretrained=False`` gives random weights without the package.
+    - a **timm image model** (e.g. ``"tf_efficientnet_lite0"``): each clip becomes a log-mel spectrogram
       (16 kHz, 25 ms windows every 10 ms, ``n_mels`` bands, the top 80 dB mapped to
       [0, 1]), resized (bilinear) to the model's input size from its timm data
       config (224 x 224 for EfficientNet-Lite0), repeated on three channels and
@@ -163,8 +185,9 @@ class AudioEncoder(BaseEncoder):
 
     Parameters
     ----------
-    model : str, default="tf_efficientnet_lite0"
-        A timm model name (spectrogram backend), or a local directory or hub name of
+    model : str, default="mfcc"
+        ``"mfcc"``, ``"aisfx"``, a timm model name (spectrogram backend), or a local
+        directory or hub name of
         a transformers audio model.
     pretrained : bool or str or os.PathLike, default=True
         True: the pretrained weights (timm or the hub; downloaded on first use
@@ -179,6 +202,11 @@ class AudioEncoder(BaseEncoder):
         per window (measured on FSDD: 1 s and 2 s windows scored the same).
     long_clips : {"windows", "crop"}, default="windows"
         A clip longer than ``max_seconds``: the mean over its windows, or its start.
+        "windows" holds all of a clip's windows in memory at the model's rate (4
+        bytes a sample: 1.4 GB for 6 hours at 16 kHz, 3.8 GB at aisfx's 44.1 kHz)
+        and runs one forward pass per window; "crop" decodes only the first
+        ``max_seconds`` of a file or array, so a clip of any length costs one
+        window: use it when recordings may be hours long.
     n_mels : int, default=128
         Mel bands of the spectrogram (timm backend).
     batch_size : int or "auto", default="auto"
@@ -209,10 +237,11 @@ class AudioEncoder(BaseEncoder):
     ----------
     embedding_dim_ : int
         Width of the vector of one clip.
-    backend_ : {"timm", "transformers"}
+    backend_ : {"mfcc", "aisfx", "timm", "transformers"}
         The backend in use.
     model_sample_rate_ : int
-        The sample rate the model reads (16000 for the spectrogram backend).
+        The sample rate the model reads (16000 for mfcc and the spectrogram
+        backend, 44100 for aisfx).
     batch_size_, num_workers_ : int
         The batch size and decoding workers in use.
     device_, precision_ : str
@@ -228,11 +257,10 @@ class AudioEncoder(BaseEncoder):
     >>> from skmm import AudioEncoder
     >>> t = np.arange(8000) / 8000
     >>> clips = [np.sin(2 * np.pi * 440 * t), np.zeros(4000), None]
-    >>> enc = AudioEncoder("test_convnext", pretrained=False, sample_rate=8000,
-    ...                    max_seconds=1.0, device="cpu")
+    >>> enc = AudioEncoder(sample_rate=8000, max_seconds=1.0, device="cpu")
     >>> X = enc.fit_transform(clips)
-    >>> X.shape, bool(np.isnan(X[2]).all())
-    ((3, 64), True)
+    >>> X.shape, bool(np.isnan(X[2]).all()), bool((X[1] == 0).all())
+    ((3, 221), True, True)
     """
 
     modality = "audio"
@@ -250,7 +278,7 @@ class AudioEncoder(BaseEncoder):
 
     def __init__(
         self,
-        model: str = "tf_efficientnet_lite0",
+        model: str = "mfcc",
         *,
         pretrained: bool | str | os.PathLike = True,
         sample_rate: int | None = None,

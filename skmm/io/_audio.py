@@ -75,12 +75,17 @@ def check_audio(value: Any) -> str | None:
     )
 
 
-def _read_soundfile(path: str) -> tuple[np.ndarray, int]:
+def _read_soundfile(path: str, max_seconds: float | None) -> tuple[np.ndarray, int]:
     import soundfile
 
     try:
         info = soundfile.info(path)
-        wave, rate = soundfile.read(path, dtype="float32", always_2d=True)
+        frames = -1
+        if max_seconds is not None:
+            frames = max(1, math.ceil(max_seconds * info.samplerate))
+        wave, rate = soundfile.read(
+            path, frames=frames, dtype="float32", always_2d=True
+        )
     except soundfile.LibsndfileError as exc:
         raise DecodeError(f"not a readable audio file ({exc.error_string})") from None
     except (RuntimeError, ValueError, EOFError) as exc:
@@ -93,7 +98,8 @@ def _read_soundfile(path: str) -> tuple[np.ndarray, int]:
             f"truncated audio file (its header declares {found.group(1)} bytes of "
             f"audio data, the file holds {found.group(2)})"
         )
-    if 0 < info.frames < 2**62 and len(wave) < info.frames:
+    expected = info.frames if frames < 0 else min(info.frames, frames)
+    if 0 < info.frames < 2**62 and len(wave) < expected:
         raise DecodeError(
             f"truncated audio file (its header declares {info.frames} samples, "
             f"{len(wave)} could be decoded)"
@@ -101,7 +107,7 @@ def _read_soundfile(path: str) -> tuple[np.ndarray, int]:
     return wave.mean(axis=1), int(rate)
 
 
-def _read_pyav(path: str) -> tuple[np.ndarray, int]:
+def _read_pyav(path: str, max_seconds: float | None) -> tuple[np.ndarray, int]:
     import av
 
     try:
@@ -112,19 +118,27 @@ def _read_pyav(path: str) -> tuple[np.ndarray, int]:
             rate = int(stream.codec_context.sample_rate or stream.rate)
             # One float layout for every codec: planar float32, then mixed down.
             resampler = av.AudioResampler(format="fltp", layout=None, rate=rate)
-            chunks = []
+            limit = math.inf if max_seconds is None else max_seconds * rate
+            chunks, count = [], 0
             for frame in container.decode(stream):
                 for out in resampler.resample(frame):
                     chunks.append(out.to_ndarray().mean(axis=0))
+                    count += len(chunks[-1])
+                if count >= limit:
+                    break
     except DecodeError:
         raise
     except (av.error.FFmpegError, OSError, ValueError) as exc:
         raise DecodeError(f"not a readable audio file ({exc})") from None
     wave = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+    if max_seconds is not None:
+        wave = wave[: max(1, math.ceil(max_seconds * rate))]
     return wave.astype(np.float32, copy=False), rate
 
 
-def decode_audio(value: Any, sample_rate: int | None = None) -> tuple[np.ndarray, int]:
+def decode_audio(
+    value: Any, sample_rate: int | None = None, max_seconds: float | None = None
+) -> tuple[np.ndarray, int]:
     """Decode one audio value into a mono float32 waveform and its sample rate.
 
     Multichannel files are mixed down to mono. A silent or empty (zero-sample)
@@ -139,6 +153,9 @@ def decode_audio(value: Any, sample_rate: int | None = None) -> tuple[np.ndarray
         1-D float waveform in [-1, 1].
     sample_rate : int or None, default=None
         The sample rate of a waveform array (files carry their own).
+    max_seconds : float or None, default=None
+        Decode at most this many seconds from the start (None: all): a long
+        file costs only what is read.
 
     Returns
     -------
@@ -168,6 +185,8 @@ def decode_audio(value: Any, sample_rate: int | None = None) -> tuple[np.ndarray
     if isinstance(value, np.ndarray):
         if sample_rate is None:
             raise DecodeError("a waveform array needs the encoder's sample_rate")
+        if max_seconds is not None:
+            value = value[: max(1, math.ceil(max_seconds * sample_rate))]
         return value.astype(np.float32, copy=False), int(sample_rate)
     path = os.fspath(value)
     try:
@@ -175,7 +194,7 @@ def decode_audio(value: Any, sample_rate: int | None = None) -> tuple[np.ndarray
     except ImportError:
         raise ImportError(_INSTALL_HINT) from None
     try:
-        return _read_soundfile(path)
+        return _read_soundfile(path, max_seconds)
     except DecodeError as error:
         if "truncated" in str(error):
             raise
@@ -184,7 +203,7 @@ def decode_audio(value: Any, sample_rate: int | None = None) -> tuple[np.ndarray
         except ImportError:
             raise error from None
         try:
-            return _read_pyav(path)
+            return _read_pyav(path, max_seconds)
         except DecodeError:
             raise error from None
 

@@ -121,7 +121,13 @@ def av_digits(models: list[str], n_pairs: int) -> list[dict]:
         y,
         cv=folds,
     )
-    rows = [{"backend": "(image only)", "image+audio": _mean_std(image_only)}]
+    rows = [
+        {
+            "backend": "(image only)",
+            "audio only": "",
+            "image+audio": _mean_std(image_only),
+        }
+    ]
     for model in models:
         audio = encoder(model).set_params(cache=None)
         alone = cross_val_score(

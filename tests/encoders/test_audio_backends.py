@@ -145,7 +145,7 @@ def test_aisfx_real_weights_save_and_restore():
 @pytest.mark.slow
 def test_aisfx_real_weights_separate_spoken_digits():
     """A sound-effects model on speech: 10 training clips per digit, the 60 test
-    clips of index 0, 1 s windows; measured MEASURED (chance 0.10)."""
+    clips of index 0, 1 s windows; measured 0.57 (chance 0.10)."""
     if not FSDD.exists():
         pytest.skip("needs the shared FSDD recordings (../shared/data/fsdd)")
     train, test = _fsdd_split(10, test_index=1)

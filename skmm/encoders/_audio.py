@@ -158,15 +158,16 @@ class AudioEncoder(BaseEncoder):
       96-band log-mel spectrograms (2048 / 1024 samples) as the package computes
       them; the embedding is the max over time of the last block's mean over
       frequency. ``pretrained=False`` gives random weights without the package.
-    - a **timm image model** (e.g. ``"tf_efficientnet_lite0"``): each clip becomes a log-mel spectrogram
-      (16 kHz, 25 ms windows every 10 ms, ``n_mels`` bands, the top 80 dB mapped to
-      [0, 1]), resized (bilinear) to the model's input size from its timm data
-      config (224 x 224 for EfficientNet-Lite0), repeated on three channels and
-      normalised with the model's own mean and std. ImageNet-pretrained CNNs
-      transfer well to spectrograms (Palanisamy et al. 2020, "Rethinking CNN models
-      for audio classification"). Measured on FSDD (linear probe, 1,000 training
-      clips, EfficientNet-Lite0): 0.82 accuracy resized to 224 x 224, against 0.72
-      at the native 128 x 101 (1 s windows), for 3.5 times the compute.
+    - a **timm image model** (e.g. ``"tf_efficientnet_lite0"``): each clip becomes
+      a log-mel spectrogram (16 kHz, 25 ms windows every 10 ms, ``n_mels`` bands,
+      the top 80 dB mapped to [0, 1]), resized (bilinear) to the model's input
+      size from its timm data config (224 x 224 for EfficientNet-Lite0), repeated
+      on three channels and normalised with the model's own mean and std.
+      ImageNet-pretrained CNNs transfer well to spectrograms (Palanisamy et al.
+      2020, "Rethinking CNN models for audio classification"). Measured on FSDD
+      (linear probe, 1,000 training clips, EfficientNet-Lite0): 0.82 accuracy
+      resized to 224 x 224, against 0.72 at the native 128 x 101 (1 s windows), for
+      3.5 times the compute.
     - a **Hugging Face audio model** (wav2vec2, HuBERT, AST... anything
       ``transformers.AutoModel`` and ``AutoFeatureExtractor`` load), given as a
       local directory or a hub name: the waveform goes through the model's feature

@@ -194,6 +194,8 @@ class AudioEncoder(BaseEncoder):
         True: the pretrained weights (timm or the hub; downloaded on first use
         unless local). False: random weights, the same in every process. A path: a
         local weights file in the timm model's layout (timm backend only).
+        ``"mfcc"`` has no weights and ignores it; for ``"aisfx"``, True reads the
+        installed aisfx wheel's checkpoint.
     sample_rate : int or None, default=None
         Sample rate (Hz) of waveform arrays; files carry their own. Needed when X
         holds arrays.

@@ -292,7 +292,9 @@ def test_empty_strings_are_missing_values_for_detection():
         "the seams came apart quickly",
     ]
     # Half the values "" (Path("") is the working directory, a folder).
-    X = pd.DataFrame({"review": [r if i % 2 else "" for i, r in enumerate(reviews * 6)]})
+    X = pd.DataFrame(
+        {"review": [r if i % 2 else "" for i, r in enumerate(reviews * 6)]}
+    )
     types = detect_column_types(X)
     assert types["review"] == "text", types.reasons["review"]
     X = pd.DataFrame({"blank": ["", " ", ""] * 4, "n": np.arange(12.0)})

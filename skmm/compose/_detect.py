@@ -278,9 +278,13 @@ def _string_kind(values: list, n_rows: int) -> tuple[str, str]:
     distinct = len(set(strings))
     if distinct == 1 and len(strings) == n_rows:
         return "drop", f"one value ({_short(strings[0])}) in every row"
-    numbers = pd.to_numeric(pd.Series(strings, dtype=object), errors="coerce")
-    if numbers.notna().all():
-        return "numeric", "numbers stored as strings"
+    from skmm.compose._datetime import parse_numbers
+
+    if parse_numbers(strings).notna().all():
+        separated = any("," in s for s in strings)
+        return "numeric", "numbers stored as strings" + (
+            " (thousands separated by commas)" if separated else ""
+        )
     stats = _sample(strings, _STATS_ROWS)
     if all(_DATE_SHAPE.search(s) for s in stats[:200]):
         from skmm.compose._datetime import parse_datetimes

@@ -248,7 +248,7 @@ def test_a_detection_result_builds_the_union(tmp_path):
     ]
 
 
-# -- issue 26: integer column names, empty strings, URLs ------------------------
+# -- issue 26: integer column names, empty strings ------------------------------
 def test_integer_column_names_are_detected_and_used():
     # narwhals reads frame[0] as row 0: the columns are read with get_column.
     X = pd.DataFrame(np.random.default_rng(0).random((6, 2)))
@@ -301,11 +301,3 @@ def test_empty_strings_are_missing_values_for_detection():
     types = detect_column_types(X)
     assert types["blank"] == "drop"
     assert types.reasons["blank"].startswith("every value is missing")
-
-
-def test_urls_are_refused_as_urls():
-    X = pd.DataFrame({"photo": [f"https://example.org/{i}.jpg" for i in range(12)]})
-    types = detect_column_types(X)
-    assert types["photo"] == "drop"
-    assert "skmm does not fetch URLs" in types.reasons["photo"]
-    assert "https://example.org/0.jpg" in types.reasons["photo"]

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from skmm.cli._common import CommandError, echo
-from skmm.cli._files import load_model, save_model
+from skmm.cli._files import check_model_out, load_model, save_model
 from skmm.cli._model import build_model, evaluate_model, prepare_inputs
 from skmm.cli._table import read_table
 
@@ -58,6 +58,7 @@ def fit(args: argparse.Namespace) -> int:
     from sklearn.base import clone
     from sklearn.model_selection import KFold, StratifiedKFold, cross_validate
 
+    check_model_out(args.out)  # before the fit, as predict checks its --out
     table = read_table(args.data)
     source = str(args.data)
     with tempfile.TemporaryDirectory(prefix="skmm-fit-") as scratch:
@@ -204,10 +205,18 @@ def evaluate(args: argparse.Namespace) -> int:
     table = table.loc[known].reset_index(drop=True)
     X = prepare_inputs(model, table, Path(args.data).resolve().parent, str(args.data))
     result = evaluate_model(model, X, table[spec.target], metrics=args.metric)
+    unseen = result.get("unseen_labels", {})
+    if unseen:
+        shown = ", ".join(f"{label!r} ({n} rows)" for label, n in unseen.items())
+        echo(
+            f"note: labels the model never saw in fit: {shown}; no prediction can "
+            "match them (they count as errors and are in the per-class table)"
+        )
     if args.json:
         print(json.dumps(result))
         return 0
     per_class = result.pop("per_class", None)
+    result.pop("unseen_labels", None)
     for name, value in result.items():
         print(f"{name:<18}{value:.4f}" if name != "n_rows" else f"{name:<18}{value}")
     if per_class:

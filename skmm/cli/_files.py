@@ -22,7 +22,13 @@ from typing import Any
 
 from skmm.cli._common import CommandError
 
-__all__ = ["describe_model_file", "load_model", "read_manifest", "save_model"]
+__all__ = [
+    "check_model_out",
+    "describe_model_file",
+    "load_model",
+    "read_manifest",
+    "save_model",
+]
 
 # The trailer of a saved model: MAGIC, the manifest (JSON), its length, END.
 _MANIFEST_MAGIC = b"\n#skmm-manifest\n"
@@ -30,6 +36,17 @@ _MANIFEST_END = b"SKMMEND1"
 _MANIFEST_TAIL = struct.calcsize("<Q") + len(_MANIFEST_END)
 _MANIFEST_MAX = 1 << 16
 _HASH_CHUNK = 1 << 20
+# How a joblib file starts: a pickle of protocol 2 or later, or one of joblib's
+# compressors (zlib, gzip, bz2, xz, lzma, lz4).
+_PICKLE_STARTS = (
+    *(b"\x80" + bytes([p]) for p in range(2, 6)),
+    b"\x78",
+    b"\x1f\x8b",
+    b"BZh",
+    b"\xfd7zXZ",
+    b"\x5d\x00\x00",
+    b"\x04\x22\x4d\x18",
+)
 
 
 def _sha256(path: Path, size: int) -> str:
@@ -107,6 +124,38 @@ def save_model(model, path: str | os.PathLike) -> None:
         raise
 
 
+def check_model_out(path: str | os.PathLike) -> None:
+    """Fail before fitting when ``skmm fit --out`` cannot be written.
+
+    ``path`` must not be a folder, and a file must be creatable in its folder (the
+    nearest existing one when the folders are to be made, as :func:`save_model`
+    makes them): a probe file is created there and removed at once.
+
+    Raises
+    ------
+    CommandError
+        Naming ``--out`` and why.
+    """
+    import tempfile
+
+    path = Path(path)
+    if path.is_dir():
+        raise CommandError(f"--out {path}: is a folder; give a file name")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise CommandError(f"--out {path}: {folder} is not a folder")
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{path.name}."):
+            pass
+    except OSError as exc:
+        raise CommandError(
+            f"--out {path}: cannot write a file in {folder} "
+            f"({exc.strerror or exc}); nothing was fitted"
+        ) from None
+
+
 def read_manifest(path: str | os.PathLike) -> dict[str, Any] | None:
     """The manifest that :func:`save_model` wrote at the end of ``path``, if any.
 
@@ -173,6 +222,17 @@ def describe_model_file(path: str | os.PathLike) -> str:
     if not path.is_file():
         raise CommandError(f"{path}: no such file")
     size = path.stat().st_size
+    with open(path, "rb") as handle:
+        start = handle.read(8)
+    # Refused before unpickling: a CSV given as the model would be read as pickle
+    # opcodes. A file cut within its first bytes is left to the unpickler's
+    # "truncated" error.
+    if not any(start.startswith(p) or p.startswith(start) for p in _PICKLE_STARTS):
+        raise CommandError(
+            f"{path}: not a model saved by skmm fit (it starts with {start!r}, not "
+            "a pickle); the model comes first, then the data: skmm predict MODEL "
+            "DATA"
+        )
     manifest = read_manifest(path)
     if manifest is None:
         return (

@@ -326,7 +326,8 @@ def evaluate_model(
 
     Classification: accuracy, balanced accuracy, macro F1, and ROC AUC (one vs
     rest for several classes) when every class is present, and ``per_class``
-    (precision, recall, F1 and support of each class). Regression: R², mean
+    (precision, recall, F1 and support of each class, and of each label of ``y``
+    the model never saw in fit, which ``unseen_labels`` counts). Regression: R², mean
     absolute error, root mean squared error. ``metrics`` names others (see
     :data:`CLASSIFICATION_METRICS`, :data:`REGRESSION_METRICS`). The model
     predicts once.
@@ -385,14 +386,26 @@ def evaluate_model(
                 score = m.roc_auc_score(y, proba, multi_class="ovr", labels=classes)
             result[name] = float(score)
     result["n_rows"] = len(y)
+    # Labels the model never saw in fit: always errors, listed in the table too.
+    known = {str(label) for label in classes}
+    unseen = sorted({str(v) for v in np.unique(y) if str(v) not in known})
+    labels = [*map(str, classes), *unseen]
     report = m.classification_report(
-        y, predicted, labels=classes, output_dict=True, zero_division=0
+        np.asarray(y).astype(str),
+        np.asarray(predicted).astype(str),
+        labels=labels,
+        output_dict=True,
+        zero_division=0,
     )
     result["per_class"] = {
-        str(label): {
+        label: {
             key: (int(value) if key == "support" else float(value))
-            for key, value in report[str(label)].items()
+            for key, value in report[label].items()
         }
-        for label in classes
+        for label in labels
     }
+    if unseen:
+        result["unseen_labels"] = {
+            label: int((y.astype(str) == label).sum()) for label in unseen
+        }
     return result

@@ -3,12 +3,15 @@
 The two tabular transformers of the automatic column types
 (:mod:`skmm.compose._detect`): :class:`DatetimeFeatures` expands each date column
 into numbers (days since 1970, and the calendar parts that vary), and
-:func:`to_float` reads numbers stored as strings. A value that cannot be read
-becomes NaN (missing), never an error, as a missing value would.
+:func:`to_float` reads numbers stored as strings (``"12,345.67"`` too). A value
+that cannot be read becomes NaN (missing), never an error, as a missing value
+would; a number that is not one is named in a warning.
 """
 
 from __future__ import annotations
 
+import re
+import warnings
 from typing import Any
 
 import numpy as np
@@ -16,9 +19,10 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from skmm._dataframe import column_names, to_numpy
+from skmm._dataframe import column_names, row_labels, to_numpy
+from skmm.exceptions import UnreadableValuesWarning
 
-__all__ = ["DatetimeFeatures", "parse_datetimes", "to_float"]
+__all__ = ["DatetimeFeatures", "parse_datetimes", "parse_numbers", "to_float"]
 
 #: The calendar parts, in output order, and how to read them.
 _PARTS = ("year", "month", "day", "weekday", "hour", "minute", "second")
@@ -48,24 +52,81 @@ def _columns(X: Any) -> tuple[list[str], np.ndarray]:
     return names, values
 
 
+# "12,345.67", "-1,000": groups of three digits after the first, comma-separated.
+_THOUSANDS = re.compile(r"^\s*[+-]?\d{1,3}(,\d{3})+(\.\d*)?\s*$")
+_MAX_LISTED = 5
+
+
+def parse_numbers(values: Any) -> pd.Series:
+    """Values as float64: numbers, numbers stored as strings (thousands separated
+    by commas included, ``"12,345.67"``); NaN for anything else.
+
+    Examples
+    --------
+    >>> from skmm.compose._datetime import parse_numbers
+    >>> parse_numbers(["12,345.67", "1e3", None, "abc"]).tolist()
+    [12345.67, 1000.0, nan, nan]
+    """
+    series = pd.Series(list(values), dtype=object)
+    text = series.map(lambda v: isinstance(v, str) and bool(_THOUSANDS.match(v)))
+    if text.any():
+        series = series.copy()
+        series[text] = series[text].str.replace(",", "", regex=False)
+    return pd.to_numeric(series, errors="coerce").astype(float)
+
+
+def _unreadable(name: str, column: np.ndarray, parsed: pd.Series, labels) -> list:
+    """Where a present value of a column did not read as a number."""
+    bad = parsed.isna().to_numpy() & ~pd.isna(pd.Series(column, dtype=object))
+    bad &= ~pd.Series(column, dtype=object).map(
+        lambda v: isinstance(v, str) and not v.strip()
+    ).to_numpy(dtype=bool)
+    found = []
+    for row in np.flatnonzero(bad):
+        where = f"column {name!r}, row {row}"
+        if labels is not None and labels[row] != row:
+            where += f" (index {labels[row]!r})"
+        found.append(f"{where}: {column[row]!r}")
+    return found
+
+
 def to_float(X: Any) -> np.ndarray:
     """The columns of ``X`` as float64; a value that is not a number becomes NaN.
 
-    For numbers stored as strings (``"12.5"``); used in a ``FunctionTransformer``.
+    For numbers stored as strings (``"12.5"``, ``"12,345.67"``); used in a
+    ``FunctionTransformer``. A present value that is not a number (``"abc"``) is
+    read as missing with an :class:`~skmm.exceptions.UnreadableValuesWarning`
+    naming its column, row (and index label) and value.
 
     Examples
     --------
     >>> import pandas as pd
     >>> from skmm.compose._datetime import to_float
-    >>> to_float(pd.DataFrame({"a": ["1.5", None, "x"]})).ravel().tolist()
-    [1.5, nan, nan]
+    >>> to_float(pd.DataFrame({"a": ["1.5", None, "1,200"]})).ravel().tolist()
+    [1.5, nan, 1200.0]
     """
-    _, values = _columns(X)
+    names, values = _columns(X)
+    labels = row_labels(X)
     out = np.empty(values.shape, dtype=np.float64)
+    failures: list[str] = []
     for j in range(values.shape[1]):
-        out[:, j] = pd.to_numeric(
-            pd.Series(values[:, j], dtype=object), errors="coerce"
-        ).astype(float)
+        column = values[:, j]
+        if column.dtype.kind in "fiub":
+            out[:, j] = column.astype(float)
+            continue
+        parsed = parse_numbers(column)
+        failures += _unreadable(names[j], column, parsed, labels)
+        out[:, j] = parsed.to_numpy()
+    if failures:
+        listed = "\n  ".join(failures[:_MAX_LISTED])
+        more = len(failures) - _MAX_LISTED
+        warnings.warn(
+            f"{len(failures)} value(s) of numeric columns are not numbers and were "
+            f"read as missing:\n  {listed}"
+            + (f"\n  ... and {more} more" if more > 0 else ""),
+            UnreadableValuesWarning,
+            stacklevel=2,
+        )
     return out
 
 

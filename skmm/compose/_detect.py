@@ -69,6 +69,7 @@ _HIGH_SHARE = 0.5
 _STATS_ROWS = 5000
 _DATE_SHAPE = re.compile(r"\d.*[-/:.]|[-/:.].*\d")
 _LONGEST_PATH = 4096
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 @dataclass(frozen=True)
@@ -210,6 +211,8 @@ def _probe_value(
             or "\x00" in text
         ):
             return None, "not a path"
+        if _URL.match(text):  # Path() would fold "https://" into "https:/"
+            return None, check_path(text, "media") or "a URL"
         path = Path(text).expanduser()
         if base is not None and not path.is_absolute():
             path = base / path
@@ -240,6 +243,12 @@ def _media_kind(
         hits = kinds.count(best)
         if hits >= _MEDIA_SHARE * n:
             return best, f"{hits} of {n} sampled values decode as {best}"
+    urls = sum(why is not None and why.startswith("a URL") for _, why in found)
+    if urls >= 0.5 * n:
+        return None, (
+            f"URLs ({urls} of {n} sampled values, e.g. {_short(sample[0])}): skmm "
+            "does not fetch URLs; download the files and give their local paths"
+        )
     is_path = [isinstance(v, (str, os.PathLike)) for v in sample]
     if not all(is_path):
         if kinds:
@@ -269,9 +278,13 @@ def _string_kind(values: list, n_rows: int) -> tuple[str, str]:
     distinct = len(set(strings))
     if distinct == 1 and len(strings) == n_rows:
         return "drop", f"one value ({_short(strings[0])}) in every row"
-    numbers = pd.to_numeric(pd.Series(strings, dtype=object), errors="coerce")
-    if numbers.notna().all():
-        return "numeric", "numbers stored as strings"
+    from skmm.compose._datetime import parse_numbers
+
+    if parse_numbers(strings).notna().all():
+        separated = any("," in s for s in strings)
+        return "numeric", "numbers stored as strings" + (
+            " (thousands separated by commas)" if separated else ""
+        )
     stats = _sample(strings, _STATS_ROWS)
     if all(_DATE_SHAPE.search(s) for s in stats[:200]):
         from skmm.compose._datetime import parse_datetimes
@@ -310,9 +323,17 @@ def _column_kind(
 ) -> tuple[str, str]:
     dtype = series.dtype
     values = column_values(nw.to_native(series))
-    present = [v for v in values if not is_missing(v)]
+    # Empty strings are missing values here: Path("") is the working directory.
+    present = [
+        v
+        for v in values
+        if not is_missing(v) and not (isinstance(v, str) and not v.strip())
+    ]
     if not present:
-        return "drop", "every value is missing"
+        blank = any(isinstance(v, str) for v in values)
+        return "drop", "every value is missing" + (
+            " (empty strings count as missing)" if blank else ""
+        )
     if isinstance(dtype, (nw.Categorical, nw.Enum)):
         return "categorical", "a categorical column"
     if isinstance(dtype, nw.Boolean):
@@ -406,7 +427,7 @@ def detect_column_types(
             f"detect_column_types needs a pandas or polars DataFrame, got "
             f"{type(X).__name__}"
         )
-    given = dict(types or {})
+    given = {str(c): kind for c, kind in (types or {}).items()}
     names = [str(c) for c in frame.columns]
     unknown = [c for c in given if c not in names]
     if unknown:
@@ -431,8 +452,9 @@ def detect_column_types(
         if name in given:
             kinds[name], why[name] = given[name], reasons.get(name, "given in types=")
             continue
+        # get_column: ``frame[0]`` would be row 0 for integer column names.
         kinds[name], why[name] = _column_kind(
-            frame[original], n_rows, folder, sample_size, max_file_size
+            frame.get_column(original), n_rows, folder, sample_size, max_file_size
         )
     return ColumnTypes(kinds, why)
 
@@ -499,6 +521,7 @@ def build_union(
     missing: str = "indicator",
     n_jobs: int | None = None,
     verbose: bool = False,
+    selectors: Mapping[str, Any] | None = None,
 ):
     """The :class:`~skmm.MultimodalUnion` of the detected kinds.
 
@@ -509,6 +532,9 @@ def build_union(
     numbers) and ``categories`` (one-hot, or a
     :class:`~skmm.CategoricalEncoder` with ``categories="native"``); the user's
     ``(transformer, columns)`` pairs come first, named after their modality.
+    ``selectors`` maps a column's name (as str, the key of ``types``) to what
+    the union selects it by (its position when the frame's column labels are
+    not all strings); None: the name.
     """
     from sklearn.base import clone
 
@@ -523,15 +549,20 @@ def build_union(
                 f"encoders= has the kind {kind!r}; it takes image, text, audio, video"
             )
     native = categories == "native"
+    selectors = dict(selectors or {})
+
+    def columns_of(kind: str) -> list:
+        return [selectors.get(c, c) for c in types.columns(kind)]
+
     blocks = [(_modality_of(t), t, cols) for t, cols in transformers]
     for kind in ("image", "text", "audio", "video"):
-        columns = types.columns(kind)
+        columns = columns_of(kind)
         if columns:
             encoder = encoders.get(kind)
             encoder = _default_encoder(kind) if encoder is None else clone(encoder)
             blocks.append((BLOCK_NAMES[kind], encoder, columns))
     for kind in ("numeric", "datetime", "categorical"):
-        columns = types.columns(kind)
+        columns = columns_of(kind)
         if columns:
             blocks.append((BLOCK_NAMES[kind], _tabular_block(kind, native), columns))
     if not blocks:

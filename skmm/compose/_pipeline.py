@@ -93,6 +93,50 @@ def default_head(
     raise ValueError(f"unknown head {head!r}: {', '.join(HEADS)} or an estimator")
 
 
+def _without_target(X: Any, y: Any, types: Any, transformers: Sequence) -> Any:
+    """``types`` with ``drop`` for a column of ``X`` that holds the target ``y``.
+
+    Such a column would hand the answer to the head as a feature: it is left out
+    with a warning naming it, unless ``types`` or a transformer names it.
+    """
+    import warnings
+
+    import narwhals.stable.v2 as nw
+
+    from skmm._dataframe import column_values
+    from skmm.exceptions import SkmmWarning
+
+    frame = nw.from_native(X, eager_only=True, pass_through=True)
+    if y is None or not isinstance(frame, nw.DataFrame):
+        return types
+    target = column_values(y) if hasattr(y, "to_list") or hasattr(y, "tolist") else y
+    target = list(target)
+    if len(target) != len(frame) or not target:
+        return types
+    named = {str(c) for c in (types or {})}
+    for _, cols in transformers:
+        named |= {str(c) for c in ([cols] if isinstance(cols, (str, int)) else cols)}
+    head = target[:10]
+    found = []
+    for label in frame.columns:
+        if str(label) in named:
+            continue
+        column = frame.get_column(label)
+        if column.head(10).to_list() == head and column.to_list() == target:
+            found.append(str(label))
+    if not found:
+        return types
+    warnings.warn(
+        f"make_multimodal_pipeline: column {found[0]!r} of X holds the target y "
+        "(the same value in every row); it is left out of the features, where it "
+        "would hand the head the answer. Drop it from X, or name its kind in "
+        "types= to keep it",
+        SkmmWarning,
+        stacklevel=3,
+    )
+    return {**dict(types or {}), **dict.fromkeys(found, "drop")}
+
+
 def make_multimodal_pipeline(
     X: Any,
     y: Any = None,
@@ -117,7 +161,8 @@ def make_multimodal_pipeline(
     Parameters
     ----------
     X : pandas or polars DataFrame
-        The input columns (without the target): looked at, not fitted on.
+        The input columns (without the target): looked at, not fitted on. A
+        column holding ``y`` itself is left out with a warning.
     y : array-like, default=None
         The target, to tell classification from regression (``task="auto"``);
         not needed with a ``task`` or an estimator as ``head``.
@@ -186,6 +231,7 @@ def make_multimodal_pipeline(
     else:
         estimator = head
         native = False
+    types = _without_target(X, y, types, transformers)
     union = make_multimodal_union(
         X,
         *transformers,

@@ -238,9 +238,19 @@ class MultimodalUnion(DocLinkMixin, ColumnTransformer):
         super()._record_output_indices([np.empty((0, w)) for w in widths])
 
     def _get_feature_name_out_for_transformer(self, name, trans, feature_names_in):
-        names = super()._get_feature_name_out_for_transformer(
-            name, trans, feature_names_in
-        )
+        try:
+            names = super()._get_feature_name_out_for_transformer(
+                name, trans, feature_names_in
+            )
+        except ValueError:
+            # A frame whose column labels are not strings has no feature names:
+            # the steps of a block's pipeline named its columns x0, x1... within
+            # the block, not by their positions in X.
+            if hasattr(self, "feature_names_in_") or not hasattr(
+                trans, "get_feature_names_out"
+            ):
+                raise
+            names = trans.get_feature_names_out()
         if names is None:
             return names
         _check_no_reserved_name(name, names)
@@ -370,6 +380,14 @@ def make_multimodal_union(
             **dict.fromkeys(taken, "has its own transformer"),
         }
         detected = ColumnTypes(detected.types, reasons)
+        labels = list(X.columns)
+        # Integer (or other non-str) column labels: ColumnTransformer reads an
+        # int as a position, so every column is selected by its position.
+        selectors = (
+            None
+            if all(isinstance(c, str) for c in labels)
+            else {str(c): j for j, c in enumerate(labels)}
+        )
         return build_union(
             detected,
             pairs,
@@ -378,6 +396,7 @@ def make_multimodal_union(
             missing=missing,
             n_jobs=n_jobs,
             verbose=verbose,
+            selectors=selectors,
         )
     if types is not None or encoders is not None or categories != "onehot":
         raise TypeError(

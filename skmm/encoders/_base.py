@@ -119,7 +119,7 @@ def _split_columns(X: Any) -> tuple[list[_Column], list[str] | None]:
     if isinstance(frame, nw.DataFrame):
         names = [str(c) for c in frame.columns]
         columns = [
-            _Column(name, _column_values(nw.to_native(frame[col])), labels)
+            _Column(name, _column_values(nw.to_native(frame.get_column(col))), labels)
             for name, col in zip(names, frame.columns, strict=True)
         ]
         return columns, names

@@ -42,7 +42,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from skmm._dataframe import column_values, is_dataframe, to_numpy
+from skmm._dataframe import column_values, is_dataframe, row_labels, to_numpy
 from skmm._docs import DocLinkMixin
 from skmm._torch import (
     autocast,
@@ -56,7 +56,7 @@ from skmm._torch import (
 from skmm.compose._blocks import infer_layout, split_blocks
 from skmm.compose._scaling import BlockScaler
 from skmm.encoders import ImageEncoder, TextEncoder, is_missing
-from skmm.exceptions import OutOfMemoryWarning
+from skmm.exceptions import DecodeError, OutOfMemoryWarning
 from skmm.finetune._backbones import Backbone, split_backbone
 from skmm.finetune._store import prefix_activations
 from skmm.fusion._modules import FUSION_PARAMETERS, FUSIONS
@@ -66,6 +66,7 @@ from skmm.fusion._targets import (
     RegressionTarget,
     check_regression_targets,
 )
+from skmm.io import decode_image
 
 __all__ = ["FineTuneClassifier", "FineTuneRegressor"]
 
@@ -96,11 +97,40 @@ class _FineTuned:
     each row of each of its columns (the prefix activation, or in raw mode the
     raw value), and the block's standardisation."""
 
-    def __init__(self, backbone: Backbone, inputs: list[list], mean, scale):
+    def __init__(
+        self,
+        backbone: Backbone,
+        inputs: list[list],
+        mean,
+        scale,
+        columns: list | None = None,
+        labels: list | None = None,
+    ):
         self.backbone = backbone
         self.inputs = inputs  # per column: per row, array / raw value, or None
         self.mean = torch.as_tensor(mean, dtype=torch.float32)
         self.scale = torch.as_tensor(scale, dtype=torch.float32)
+        self.columns = columns  # the frame's column names, for messages
+        self.labels = labels  # the frame's row labels (None: the positions)
+
+    def _decode_error(self, c: int, batch: list[int], exc: DecodeError):
+        """``exc`` (a raw value that stopped decoding during fit: a file deleted
+        or changed) with the column, the row, its index label and the value."""
+        column = self.columns[c] if self.columns else c
+        bad = batch[0]
+        for row in batch:  # the first value of the batch that does not decode
+            try:
+                decode_image(self.inputs[c][row])
+            except DecodeError:
+                bad = row
+                break
+        where = f"column {column!r}, row {bad}"
+        if self.labels is not None and self.labels[bad] != bad:
+            where += f" (index {self.labels[bad]!r})"
+        return DecodeError(
+            f"{where}: {self.inputs[c][bad]!r} could be read when fit started, not "
+            f"now: {exc} (changed or deleted during training?)"
+        )
 
     def vectors(
         self, rows: np.ndarray, device: str, *, augment: bool = False
@@ -116,14 +146,25 @@ class _FineTuned:
             have = [i for i, r in enumerate(rows) if column[r] is not None]
             out = torch.zeros(len(rows), dim, device=device)
             if have:
-                top = self.backbone.top(
-                    [column[rows[i]] for i in have], augment=augment
-                )
+                try:
+                    top = self.backbone.top(
+                        [column[rows[i]] for i in have], augment=augment
+                    )
+                except DecodeError as exc:
+                    batch = [int(rows[i]) for i in have]
+                    raise self._decode_error(c, batch, exc) from exc
                 scaled = (top.float() - mean) / scale
                 index = torch.as_tensor(have, device=device)
                 out = out.index_copy(0, index, scaled)
             parts.append(out)
         return torch.cat(parts, dim=1)
+
+
+class _IntervalNotBool(Interval):
+    """An Interval of ints that refuses True and False (``k=True`` is no ``k=1``)."""
+
+    def is_satisfied_by(self, val):
+        return not isinstance(val, (bool, np.bool_)) and super().is_satisfied_by(val)
 
 
 class _BaseFineTune(DocLinkMixin, BaseEstimator):
@@ -133,7 +174,7 @@ class _BaseFineTune(DocLinkMixin, BaseEstimator):
         "union": [HasMethods(["fit_transform", "transform", "get_feature_names_out"])],
         "fusion": [StrOptions(set(FUSIONS))],
         "k": [
-            Interval(numbers.Integral, 0, None, closed="left"),
+            _IntervalNotBool(numbers.Integral, 0, None, closed="left"),
             StrOptions({"all"}),
             dict,
         ],
@@ -306,6 +347,20 @@ class _BaseFineTune(DocLinkMixin, BaseEstimator):
                     )
                 continue
             chosen.append((j, name, encoder, k))
+        encoders = [
+            name
+            for name in self.layout_.names
+            if isinstance(
+                union.named_transformers_.get(name), (ImageEncoder, TextEncoder)
+            )
+        ]
+        if not encoders:
+            raise ValueError(
+                f"{type(self).__name__} fine-tunes the union's ImageEncoder and "
+                f"TextEncoder blocks, and this union has none (blocks: "
+                f"{dict(union.modalities_)}): there is nothing to fine-tune. Use "
+                "FusionClassifier / FusionRegressor on the union's output instead"
+            )
         if self.augment and not any(
             isinstance(encoder, ImageEncoder) for _, _, encoder, _ in chosen
         ):
@@ -338,11 +393,29 @@ class _BaseFineTune(DocLinkMixin, BaseEstimator):
             )
         network.eval()
         self.network_ = network
+        self._encoding = encoding
+        self.n_epochs_ = len(self.history_)
+        if tuned and self.n_epochs_ <= self.warmup_epochs:
+            # The backbones join after the warm-up: none of them trained.
+            why = (
+                f"warmup_epochs={self.warmup_epochs} >= max_epochs={self.max_epochs}"
+                if self.warmup_epochs >= self.max_epochs
+                else f"early stopping ended the fit after {self.n_epochs_} epochs, "
+                f"within warmup_epochs={self.warmup_epochs}"
+            )
+            warnings.warn(
+                f"{type(self).__name__}: {why}, so the backbones of "
+                f"{self.finetuned_blocks_} never trained (they are frozen during the "
+                "warm-up) and keep their pretrained weights; finetuned_blocks_ is "
+                "empty. Give max_epochs > warmup_epochs to fine-tune them",
+                UserWarning,
+                stacklevel=3,
+            )
+            self.finetuned_blocks_ = []
+            tuned = {}
         for j, block in tuned.items():
             name = self.layout_.names[j]
             union.named_transformers_[name].model_ = block.backbone.trained_model()
-        self._encoding = encoding
-        self.n_epochs_ = len(self.history_)
         return self
 
     def _prepare_block(
@@ -382,7 +455,14 @@ class _BaseFineTune(DocLinkMixin, BaseEstimator):
                     per_row[r] = value
             inputs.append(per_row)
         scaler = self.scaler_
-        return _FineTuned(backbone, inputs, scaler.means_[j], scaler.scales_[j])
+        return _FineTuned(
+            backbone,
+            inputs,
+            scaler.means_[j],
+            scaler.scales_[j],
+            columns=[str(column) for column in columns],
+            labels=row_labels(X),
+        )
 
     def _split(self, targets, n_rows, seed):
         rows = np.arange(n_rows)
@@ -636,7 +716,10 @@ _DOC = """
         reviews, rank 8: F1 0.923 at 1e-4, 0.936 at 1e-3).
     warmup_epochs : int, default=1
         Epochs that train the head alone before the backbones join, so that a
-        random head's gradients do not disturb the pretrained weights.
+        random head's gradients do not disturb the pretrained weights. A fit that
+        ends within the warm-up (``warmup_epochs >= max_epochs``, or early
+        stopping) trains no backbone: a warning says so, ``finetuned_blocks_`` is
+        empty.
     max_epochs, batch_size, weight_decay : int, int, float, default=10, 32, 1e-4
         On a device out-of-memory error the batch is halved and retried (an
         ``OutOfMemoryWarning`` says so); ``batch_size_`` keeps the size in use.
@@ -668,7 +751,8 @@ _DOC = """
         fingerprint is that of the new weights). Fitting it again reloads the
         pretrained models.
     finetuned_blocks_ : list of str
-        The blocks whose backbone was trained.
+        The blocks whose backbone was trained (empty when the fit stopped within
+        the warm-up).
     layout_ : BlockLayout
     scaler_ : BlockScaler
         Each block's standardisation (of the pretrained vectors, kept for the

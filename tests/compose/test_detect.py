@@ -246,3 +246,58 @@ def test_a_detection_result_builds_the_union(tmp_path):
     assert [(name, columns) for name, _, columns in union.transformers] == [
         ("image", ["photo"])
     ]
+
+
+# -- issue 26: integer column names, empty strings ------------------------------
+def test_integer_column_names_are_detected_and_used():
+    # narwhals reads frame[0] as row 0: the columns are read with get_column.
+    X = pd.DataFrame(np.random.default_rng(0).random((6, 2)))
+    assert dict(detect_column_types(X)) == {"0": "numeric", "1": "numeric"}
+    X = pd.DataFrame(
+        {7: ["a", "b", "c"] * 4, 3: np.arange(12.0), 1: np.arange(12.0) ** 2}
+    )
+    assert dict(detect_column_types(X, types={7: "categorical"}))["7"] == (
+        "categorical"
+    )
+    union = make_multimodal_union(X)
+    # Selected by position: ColumnTransformer reads an int as a position.
+    assert [(n, c) for n, _, c in union.transformers] == [
+        ("numbers", [1, 2]),
+        ("categories", [0]),
+    ]
+    y = [0, 1] * 6
+    model = skmm.make_multimodal_pipeline(X, y).fit(X, y)
+    Xt = model[0].transform(X)
+    np.testing.assert_allclose(
+        Xt.iloc[:, 0], (X[3] - X[3].mean()) / X[3].std(ddof=0), atol=1e-12
+    )
+    assert model.predict(X).shape == (12,)
+
+
+def test_integer_column_names_reach_the_encoders(tmp_path):
+    X = pd.DataFrame({0: write_photos(tmp_path / "p", 6), 1: np.arange(6.0)})
+    y = [0, 1] * 3
+    model = skmm.make_multimodal_pipeline(
+        X, y, encoders={"image": tiny_image_encoder()}
+    ).fit(X, y)
+    assert [name for name, _, _ in model[0].transformers] == ["image", "numbers"]
+    assert model.predict(X).shape == (6,)
+
+
+def test_empty_strings_are_missing_values_for_detection():
+    reviews = [
+        "fits well and feels soft",
+        "too small, sent it back",
+        "lovely colour, would buy again",
+        "the seams came apart quickly",
+    ]
+    # Half the values "" (Path("") is the working directory, a folder).
+    X = pd.DataFrame(
+        {"review": [r if i % 2 else "" for i, r in enumerate(reviews * 6)]}
+    )
+    types = detect_column_types(X)
+    assert types["review"] == "text", types.reasons["review"]
+    X = pd.DataFrame({"blank": ["", " ", ""] * 4, "n": np.arange(12.0)})
+    types = detect_column_types(X)
+    assert types["blank"] == "drop"
+    assert types.reasons["blank"].startswith("every value is missing")

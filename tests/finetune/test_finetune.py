@@ -156,7 +156,10 @@ def test_fitted_encoders_carry_the_trained_weights(two_layer_text_model):
 
 def test_warmup_only_leaves_the_backbones_pretrained(two_layer_text_model):
     X, y = _frame()
-    model = _model(two_layer_text_model, warmup_epochs=5, max_epochs=2).fit(X, y)
+    model = _model(two_layer_text_model, warmup_epochs=5, max_epochs=2)
+    with pytest.warns(UserWarning, match="warmup_epochs=5 >= max_epochs=2"):
+        model.fit(X, y)
+    assert model.finetuned_blocks_ == []  # issue 26: it listed both blocks
     tuned = model.union_.named_transformers_["text"]
     fresh = clone(tuned).fit(X[["review"]])
     assert tuned.model_.weights_digest() == fresh.model_.weights_digest()

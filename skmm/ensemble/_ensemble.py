@@ -115,19 +115,22 @@ def _NO_COLUMNS(n_rows: int) -> np.ndarray:
     return np.empty((n_rows, 0))
 
 
-def _threads_for(X) -> int:
+def _threads_for(estimator, X) -> int | None:
     """Threads (torch, BLAS, OpenMP) for one candidate fit or predict on ``X``.
 
     One per ``skmm._torch.WORK_PER_THREAD`` cells of its matrix: one for the
     trees and linear models of a few thousand rows, whose OpenMP and BLAS
     threads otherwise wait on each other (and on every other process of a
-    shared machine). The neural heads choose their own inside this.
+    shared machine). None (left alone) for the neural heads, which scope
+    their own by the work of a batch.
     """
+    if _cost_class(estimator) == 2:
+        return None
     return auto_num_threads(float(X.shape[0]) * max(1, X.shape[1]))
 
 
 def _fit_predict(estimator, X_train, y_train, X_test, method, params):
-    with limited_threads(_threads_for(X_train)):
+    with limited_threads(_threads_for(estimator, X_train)):
         start = _clock()
         estimator.fit(X_train, y_train, **params)
         fit_s = _clock() - start
@@ -750,7 +753,7 @@ class _BaseEnsemble(
                 else:
                     frame = table.frame(r.cand.columns, rows, r.cand.native)
                     start = time.perf_counter()
-                    with limited_threads(_threads_for(frame)):
+                    with limited_threads(_threads_for(r.cand.estimator, frame)):
                         fitted = clone(r.cand.estimator).fit(
                             frame,
                             target[rows],
@@ -833,7 +836,7 @@ class _BaseEnsemble(
                 frame = table.frame(columns, np.flatnonzero(rows), native)
                 fitted = self.estimators_[name]
                 models = fitted if isinstance(fitted, list) else [fitted]
-                with limited_threads(_threads_for(frame)):
+                with limited_threads(_threads_for(models[0], frame)):
                     outs = [
                         self._align(*_predict(m, frame, self._method), int(rows.sum()))
                         for m in models

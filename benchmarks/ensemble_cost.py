@@ -26,10 +26,10 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
@@ -62,11 +62,15 @@ def pool_split(seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
+def _text(max_length: int, cache: str) -> TextEncoder:
+    return TextEncoder(max_length=max_length, device="cpu", cache=cache)
+
+
 def union(cache: str) -> MultimodalUnion:
     return MultimodalUnion(
         [
-            ("text", TextEncoder(max_length=128, device="cpu", cache=cache), "Review Text"),
-            ("title", TextEncoder(max_length=32, device="cpu", cache=cache), "Title"),
+            ("text", _text(128, cache), "Review Text"),
+            ("title", _text(32, cache), "Title"),
             ("tab", "passthrough", NUMBERS),
             ("cat", CategoricalEncoder(min_frequency=5), CATEGORIES),
         ]
@@ -85,3 +89,121 @@ def features(n_train: int, cache: str):
         f"{time.perf_counter() - start:.0f} s"
     )
     return X_train, train[TARGET].to_numpy(), X_test, test[TARGET].to_numpy()
+
+
+def spinners(n: int) -> list[subprocess.Popen]:
+    """``n`` processes that each keep one core busy until terminated."""
+    return [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)
+    ]
+
+
+def balanced(model, X, y) -> float:
+    from sklearn.metrics import balanced_accuracy_score
+
+    return float(balanced_accuracy_score(y, model.predict(X)))
+
+
+def timed(make, X, y, X_test, y_test):
+    model = make()
+    start = time.perf_counter()
+    model.fit(X, y)
+    seconds = time.perf_counter() - start
+    return model, seconds, balanced(model, X_test, y_test)
+
+
+def concat():
+    return FusionClassifier(
+        "concat", class_weight="balanced", device="cpu", random_state=0
+    )
+
+
+def ensemble(cv: int, time_limit=None):
+    return EnsembleClassifier(
+        cv=cv,
+        scoring="balanced_accuracy",
+        class_weight="balanced",
+        time_limit=time_limit,
+        random_state=0,
+        device="cpu",
+        verbose=0,
+    )
+
+
+def run_size(n: int, cache: str, cv: int, limits: list[float], busy: bool) -> list:
+    X, y, X_test, y_test = features(n, cache)
+    rows = []
+    states = ["no spinners"] + (["two spinners"] if busy else [])
+    for state in states:
+        procs = spinners(2) if state == "two spinners" else []
+        try:
+            if procs:
+                time.sleep(2.0)
+            print(f"\n== {n} rows, {cv} folds, {state}; {load()}")
+            _, base_s, base_score = timed(concat, X, y, X_test, y_test)
+            print(
+                f"FusionClassifier('concat'): {base_s:.1f} s, held out {base_score:.4f}"
+            )
+            model, ens_s, ens_score = timed(lambda: ensemble(cv), X, y, X_test, y_test)
+            print(
+                f"EnsembleClassifier(): {ens_s:.1f} s ({ens_s / base_s:.1f}x), held "
+                f"out {ens_score:.4f}, out of fold {model.oof_score_:.4f}; {load()}"
+            )
+            board = model.leaderboard_.set_index("candidate").drop(index="ensemble")
+            print(f"{'candidate':<16}{'s per fold fit':>16}{'oof':>8}{'weight':>8}")
+            for cand, row in board.iterrows():
+                print(
+                    f"{cand:<16}{row['fit_s'] / cv:>16.2f}{row['score']:>8.4f}"
+                    f"{row['weight']:>8.2f}"
+                )
+            rows.append((n, state, "ensemble", ens_s, ens_s / base_s, ens_score))
+            rows.append((n, state, "concat", base_s, 1.0, base_score))
+            if state == "no spinners":
+                for limit in limits:
+                    model, s, score = timed(
+                        lambda limit=limit: ensemble(cv, limit), X, y, X_test, y_test
+                    )
+                    status = model.leaderboard_.set_index("candidate")["status"]
+                    skipped = [c for c, v in status.items() if v.startswith("skip")]
+                    folds = [c for c, v in status.items() if v.startswith("fold")]
+                    print(
+                        f"time_limit={limit:g}: {s:.1f} s, held out {score:.4f}; "
+                        f"skipped {skipped or 'none'}; fold models {folds or 'none'}; "
+                        f"{load()}"
+                    )
+                    rows.append(
+                        (n, state, f"time_limit={limit:g}", s, s / base_s, score)
+                    )
+        finally:
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                proc.wait()
+    return rows
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1,500 rows, 3 folds")
+    parser.add_argument("--rows", type=int, nargs="+", default=[1500, 10000])
+    parser.add_argument("--limits", type=float, nargs="+", default=[20, 60, 180])
+    parser.add_argument("--no-busy", action="store_true", help="skip the spinners")
+    parser.add_argument("--cache", help="embedding cache folder (default: temporary)")
+    args = parser.parse_args(argv)
+    rows_, cv, limits = args.rows, 5, args.limits
+    if args.quick:
+        rows_, cv, limits = [1500], 3, [20, 60]
+    with tempfile.TemporaryDirectory(prefix="skmm-bench-") as scratch:
+        cache = args.cache or scratch
+        timed(concat, *features(200, cache))  # warm-up: imports, first allocations
+        rows = []
+        for n in rows_:
+            rows += run_size(n, cache, cv, limits, busy=not args.no_busy)
+    table = pd.DataFrame(
+        rows, columns=["rows", "cores", "fit", "seconds", "vs concat", "held out"]
+    )
+    print("\n" + table.round(4).to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()

@@ -25,7 +25,6 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from skmm._config import _check_cache_value, get_config
 from skmm._dataframe import column_values as _column_values
 from skmm._dataframe import row_labels
 from skmm._docs import DocLinkMixin
@@ -36,7 +35,7 @@ from skmm._torch import (
     resolve_precision,
 )
 from skmm._version import __version__
-from skmm.cache import EmbeddingCache, MemoryCache, default_memory_cache, open_cache
+from skmm.cache import EmbeddingCache, MemoryCache, check_cache_value, resolve_cache
 from skmm.cache._keys import fingerprint_of
 from skmm.encoders._backends import Backend
 from skmm.exceptions import OutOfMemoryWarning, UnreadableValuesWarning
@@ -370,7 +369,7 @@ class BaseEncoder(DocLinkMixin, TransformerMixin, BaseEstimator):
 
     # -- shared machinery -------------------------------------------------------
     def _validate_all_params(self) -> None:
-        _check_cache_value(self.cache)
+        check_cache_value(self.cache)
         resolve_precision(self.precision, "cpu")  # validates
         self._validate_params()
         self._check_params()
@@ -408,15 +407,7 @@ class BaseEncoder(DocLinkMixin, TransformerMixin, BaseEstimator):
     def _resolve_cache(self) -> EmbeddingCache | MemoryCache | None:
         """The cache of this call: the ``cache`` parameter, else the global one,
         else (global None) the process's in-memory store; False is none."""
-        cache = self.cache if self.cache is not None else get_config()["cache"]
-        if cache is False:
-            return None
-        if cache is None:
-            store = default_memory_cache()
-            return store if store.max_bytes > 0 else None
-        if isinstance(cache, (EmbeddingCache, MemoryCache)):
-            return cache
-        return open_cache(cache)
+        return resolve_cache(self.cache)
 
     def _fingerprint_parts(self) -> dict[str, Any]:
         return {

@@ -94,11 +94,32 @@ class BoundedLRU:
             return len(self._entries)
 
     def fits(self, nbytes: int) -> bool:
-        """Whether an array of ``nbytes`` bytes is small enough to be stored."""
+        """Whether an array of ``nbytes`` bytes is small enough to be stored.
+
+        Parameters
+        ----------
+        nbytes : int
+            The array's size in bytes (``entry_overhead`` is added).
+
+        Returns
+        -------
+        fits : bool
+        """
         return nbytes + self.entry_overhead <= self._max_bytes
 
     def get(self, key: Any) -> np.ndarray | None:
-        """The array stored under ``key`` (now the most recently used), or None."""
+        """The array stored under ``key`` (now the most recently used), or None.
+
+        Parameters
+        ----------
+        key : hashable
+            The entry's key.
+
+        Returns
+        -------
+        value : ndarray or None
+            The stored array itself (not a copy).
+        """
         with self.lock:
             found = self._entries.get(key)
             if found is not None:
@@ -107,7 +128,15 @@ class BoundedLRU:
 
     def put(self, key: Any, value: np.ndarray) -> None:
         """Store ``value`` under ``key``, dropping the least recently used beyond
-        the budget; an array larger than the budget is not stored."""
+        the budget; an array larger than the budget is not stored.
+
+        Parameters
+        ----------
+        key : hashable
+            The entry's key; an entry already under it is replaced.
+        value : ndarray
+            Stored as it is (not copied).
+        """
         with self.lock:
             if not self.fits(value.nbytes):
                 return

@@ -16,11 +16,11 @@ from collections.abc import Callable, Iterator, Sequence
 from numbers import Integral, Real
 from typing import Any, ClassVar, TypeVar
 
-import narwhals.stable.v1 as nw
+import narwhals.stable.v2 as nw
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
@@ -256,6 +256,7 @@ class BaseEncoder(DocLinkMixin, TransformerMixin, BaseEstimator):
         raise NotImplementedError
 
     # -- scikit-learn API -------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Load the model (once per process) and record the input's shape.
 
@@ -273,7 +274,7 @@ class BaseEncoder(DocLinkMixin, TransformerMixin, BaseEstimator):
         self : object
             The fitted encoder.
         """
-        self._validate_all_params()
+        self._check_params_together()
         columns, names = _split_columns(X)
         self.n_features_in_ = len(columns)
         if names is not None:
@@ -368,10 +369,12 @@ class BaseEncoder(DocLinkMixin, TransformerMixin, BaseEstimator):
         return tags
 
     # -- shared machinery -------------------------------------------------------
-    def _validate_all_params(self) -> None:
+    def _check_params_together(self) -> None:
+        """The checks besides ``_parameter_constraints`` (run by ``fit``'s
+        ``_fit_context``): the values shared with ``set_config``, then the rules
+        that span parameters."""
         check_cache_value(self.cache)
         resolve_precision(self.precision, "cpu")  # validates
-        self._validate_params()
         self._check_params()
 
     def _model_identity(self) -> dict[str, Any]:

@@ -6,13 +6,13 @@ The public API is re-exported here; the implementation lives in private modules.
 # Before the other imports: a submodule may read it while the package is imported.
 from skmm._version import __version__  # isort: skip
 from skmm._config import config_context, get_config, set_config
+from skmm._pipeline import make_multimodal_pipeline
 from skmm.cache import EmbeddingCache
 from skmm.compose import (
     CategoricalEncoder,
     ColumnTypes,
     MultimodalUnion,
     detect_column_types,
-    make_multimodal_pipeline,
     make_multimodal_union,
 )
 from skmm.crossmodal import CrossModalAligner, ZeroShotClassifier

@@ -17,13 +17,18 @@ What ``cache`` means, wherever it is read:
 - a directory, an :class:`~skmm.cache.EmbeddingCache` or a
   :class:`~skmm.cache.MemoryCache` is that cache;
 - ``False``, for an encoder or globally, is no cache at all: every call encodes.
+
+Like scikit-learn's ``_config.py``, this module imports nothing of the package: the
+check of a ``cache`` value belongs to :mod:`skmm.cache`, which registers it here
+(``_register_check``) when it is imported (``import skmm`` imports it), and
+:func:`skmm.cache.resolve_cache` turns a value into the cache a call uses.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -46,6 +51,13 @@ def _defaults() -> dict[str, Any]:
 
 _config: dict[str, Any] = {}
 _lock = threading.Lock()
+# The checks of values owned by other parts of skmm, registered by them.
+_checks: dict[str, Callable[[Any], None]] = {}
+
+
+def _register_check(name: str, check: Callable[[Any], None]) -> None:
+    """Have ``set_config`` run ``check(value)`` on each new value of ``name``."""
+    _checks[name] = check
 
 
 def _local() -> dict[str, Any]:
@@ -129,7 +141,8 @@ def set_config(
     """
     changes: dict[str, Any] = {}
     if cache is not _UNSET:
-        _check_cache_value(cache)
+        if "cache" in _checks:
+            _checks["cache"](cache)
         changes["cache"] = cache
     if memory_cache_bytes is not _UNSET:
         if isinstance(memory_cache_bytes, bool) or not isinstance(
@@ -190,16 +203,3 @@ def config_context(
         yield
     finally:
         set_config(**old)
-
-
-def _check_cache_value(cache: Any) -> None:
-    from skmm.cache import EmbeddingCache, MemoryCache
-
-    if cache is None or cache is False:
-        return
-    if isinstance(cache, (str, os.PathLike, EmbeddingCache, MemoryCache)):
-        return
-    raise TypeError(
-        "cache must be a directory (str or os.PathLike), an EmbeddingCache, a "
-        f"MemoryCache, None or False, got {type(cache).__name__}"
-    )

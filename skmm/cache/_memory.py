@@ -5,6 +5,10 @@ vector found here is the one the encoder would compute. Bounded by a byte budget
 least recently used entries evicted first; one lock makes it safe with threads.
 It lives in one process: worker processes (``GridSearchCV(n_jobs=2)``, joblib's
 loky workers) each have their own, empty when they start.
+
+The byte-bounded map itself is :class:`BoundedLRU`, which the fine-tuning
+estimators' store of frozen-prefix activations uses too (arrays of any shape
+under the same ``(namespace, item digest)`` keys).
 """
 
 from __future__ import annotations
@@ -16,12 +20,143 @@ from typing import Any
 
 import numpy as np
 
+from skmm._config import get_config
 from skmm.cache._keys import item_digest
 from skmm.cache._store import CacheInfo
 
-__all__ = ["MemoryCache", "default_memory_cache"]
+__all__ = ["BoundedLRU", "MemoryCache", "default_memory_cache"]
 
 _ENTRY_OVERHEAD = 120  # bytes per entry besides the vector: key, dict slot, array
+
+
+def _check_budget(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"max_bytes must be an int, got {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"max_bytes must be >= 0, got {value}")
+    return int(value)
+
+
+class BoundedLRU:
+    """A byte-bounded, least-recently-used map of keys to numpy arrays.
+
+    The store under :class:`MemoryCache` and the fine-tuning estimators' store of
+    frozen-prefix activations: when the arrays (plus ``entry_overhead`` bytes
+    each) exceed ``max_bytes``, the least recently used are dropped. An array
+    larger than the whole budget is not stored. Safe to share between threads;
+    ``lock`` (reentrant) holds the map still across several calls.
+
+    Parameters
+    ----------
+    max_bytes : int
+        The byte budget. 0 stores nothing.
+    entry_overhead : int, default=0
+        Bytes counted per entry besides its array (key, dict slot, array header).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmm.cache import BoundedLRU
+    >>> store = BoundedLRU(max_bytes=16)
+    >>> store.put("a", np.zeros(2))
+    >>> store.put("b", np.zeros(2))  # 32 bytes: "a", the oldest, is dropped
+    >>> store.get("a") is None, store.get("b").shape, store.nbytes
+    (True, (2,), 16)
+    """
+
+    def __init__(self, max_bytes: int, *, entry_overhead: int = 0):
+        self.lock = threading.RLock()
+        self.entry_overhead = int(entry_overhead)
+        self._entries: OrderedDict[Any, np.ndarray] = OrderedDict()
+        self._nbytes = 0
+        self._max_bytes = _check_budget(max_bytes)
+
+    @property
+    def max_bytes(self) -> int:
+        """The byte budget; setting it evicts what no longer fits."""
+        return self._max_bytes
+
+    @max_bytes.setter
+    def max_bytes(self, value: int) -> None:
+        value = _check_budget(value)
+        with self.lock:
+            self._max_bytes = value
+            self._evict()
+
+    @property
+    def nbytes(self) -> int:
+        """The bytes the stored entries take (arrays and per-entry overhead)."""
+        with self.lock:
+            return self._nbytes
+
+    def __len__(self) -> int:
+        with self.lock:
+            return len(self._entries)
+
+    def fits(self, nbytes: int) -> bool:
+        """Whether an array of ``nbytes`` bytes is small enough to be stored.
+
+        Parameters
+        ----------
+        nbytes : int
+            The array's size in bytes (``entry_overhead`` is added).
+
+        Returns
+        -------
+        fits : bool
+        """
+        return nbytes + self.entry_overhead <= self._max_bytes
+
+    def get(self, key: Any) -> np.ndarray | None:
+        """The array stored under ``key`` (now the most recently used), or None.
+
+        Parameters
+        ----------
+        key : hashable
+            The entry's key.
+
+        Returns
+        -------
+        value : ndarray or None
+            The stored array itself (not a copy).
+        """
+        with self.lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+            return found
+
+    def put(self, key: Any, value: np.ndarray) -> None:
+        """Store ``value`` under ``key``, dropping the least recently used beyond
+        the budget; an array larger than the budget is not stored.
+
+        Parameters
+        ----------
+        key : hashable
+            The entry's key; an entry already under it is replaced.
+        value : ndarray
+            Stored as it is (not copied).
+        """
+        with self.lock:
+            if not self.fits(value.nbytes):
+                return
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._nbytes -= old.nbytes + self.entry_overhead
+            self._entries[key] = value
+            self._nbytes += value.nbytes + self.entry_overhead
+            self._evict()
+
+    def clear(self) -> None:
+        """Drop every entry."""
+        with self.lock:
+            self._entries.clear()
+            self._nbytes = 0
+
+    def _evict(self) -> None:
+        while self._nbytes > self._max_bytes and self._entries:
+            _, value = self._entries.popitem(last=False)
+            self._nbytes -= value.nbytes + self.entry_overhead
 
 
 class MemoryCache:
@@ -71,36 +206,27 @@ class MemoryCache:
         if file_key not in ("content", "stat"):
             raise ValueError(f"file_key must be 'content' or 'stat', got {file_key!r}")
         self.file_key = file_key
-        self._lock = threading.Lock()
-        self._entries: OrderedDict[tuple[str, bytes], np.ndarray] = OrderedDict()
-        self._nbytes = 0
+        self._entries = BoundedLRU(max_bytes, entry_overhead=_ENTRY_OVERHEAD)
+        self._lock = self._entries.lock
         self._hits = self._misses = self._writes = 0
-        self.max_bytes = max_bytes  # validated by the property
 
     @property
     def max_bytes(self) -> int:
         """The byte budget; setting it evicts what no longer fits."""
-        return self._max_bytes
+        return self._entries.max_bytes
 
     @max_bytes.setter
     def max_bytes(self, value: int) -> None:
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise TypeError(f"max_bytes must be an int, got {type(value).__name__}")
-        if value < 0:
-            raise ValueError(f"max_bytes must be >= 0, got {value}")
-        with self._lock:
-            self._max_bytes = int(value)
-            self._evict()
+        self._entries.max_bytes = value
 
     @property
     def nbytes(self) -> int:
         """The bytes the stored entries take (vectors and per-entry overhead)."""
-        with self._lock:
-            return self._nbytes
+        return self._entries.nbytes
 
     # -- pickling and cloning: the settings travel, the vectors do not ------------
     def __getstate__(self) -> dict[str, Any]:
-        return {"max_bytes": self._max_bytes, "file_key": self.file_key}
+        return {"max_bytes": self.max_bytes, "file_key": self.file_key}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["max_bytes"], file_key=state["file_key"])
@@ -110,11 +236,10 @@ class MemoryCache:
         return self
 
     def __repr__(self) -> str:
-        return f"MemoryCache(max_bytes={self._max_bytes})"
+        return f"MemoryCache(max_bytes={self.max_bytes})"
 
     def __len__(self) -> int:
-        with self._lock:
-            return len(self._entries)
+        return len(self._entries)
 
     # -- the cache interface of the encoders --------------------------------------
     def item_key(self, value: Any, *, paths: bool = False) -> bytes | None:
@@ -163,7 +288,6 @@ class MemoryCache:
                 vector = self._entries.get((fingerprint, key))
                 if vector is None or vector.shape[0] != dim:
                     continue
-                self._entries.move_to_end((fingerprint, key))
                 found[i] = True
                 rows.append(vector)
             self._hits += len(rows)
@@ -197,26 +321,15 @@ class MemoryCache:
         vectors = np.asarray(vectors, dtype=np.float32)
         if len(keys) != len(vectors):
             raise ValueError(f"{len(keys)} keys for {len(vectors)} vectors")
-        size = (vectors.shape[1] * 4 if vectors.ndim == 2 else 0) + _ENTRY_OVERHEAD
         with self._lock:
-            if size > self._max_bytes:
+            if not self._entries.fits(vectors.shape[1] * 4 if vectors.ndim == 2 else 0):
                 return
             for key, row in zip(keys, vectors, strict=True):
                 # Its own copy: a view would keep the whole batch alive.
                 vector = row.copy()
                 vector.flags.writeable = False
-                old = self._entries.pop((fingerprint, key), None)
-                if old is not None:
-                    self._nbytes -= old.nbytes + _ENTRY_OVERHEAD
-                self._entries[(fingerprint, key)] = vector
-                self._nbytes += vector.nbytes + _ENTRY_OVERHEAD
+                self._entries.put((fingerprint, key), vector)
             self._writes += len(keys)
-            self._evict()
-
-    def _evict(self) -> None:
-        while self._nbytes > self._max_bytes and self._entries:
-            _, vector = self._entries.popitem(last=False)
-            self._nbytes -= vector.nbytes + _ENTRY_OVERHEAD
 
     # -- inspection and maintenance -------------------------------------------------
     def cache_info(self) -> CacheInfo:
@@ -237,9 +350,7 @@ class MemoryCache:
 
     def clear(self) -> None:
         """Drop every stored vector."""
-        with self._lock:
-            self._entries.clear()
-            self._nbytes = 0
+        self._entries.clear()
 
 
 _DEFAULT: MemoryCache | None = None
@@ -262,8 +373,6 @@ def default_memory_cache() -> MemoryCache:
     True
     """
     global _DEFAULT
-    from skmm._config import get_config
-
     budget = get_config()["memory_cache_bytes"]
     with _DEFAULT_LOCK:
         if _DEFAULT is None:

@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.pipeline import make_pipeline
 
 from skmm.cli._common import CommandError
 from skmm.cli._table import _check_columns, resolve_paths
@@ -107,8 +106,8 @@ def build_model(
 
     The columns not named are detected as Python's
     :func:`~skmm.make_multimodal_pipeline` detects them
-    (:func:`~skmm.detect_column_types`), and the pipeline is built by the same
-    code: the detected union and the head.
+    (:func:`~skmm.detect_column_types`), and the pipeline is the one it builds
+    from those types: the detected union and the head.
 
     Parameters
     ----------
@@ -172,8 +171,8 @@ def build_model(
     >>> spec.task, spec.numbers, spec.categories
     ('classification', ['size'], ['colour'])
     """
-    from skmm.compose._detect import build_union, detect_column_types
-    from skmm.compose._pipeline import HEADS, default_head, guess_task
+    from skmm._pipeline import HEADS, guess_task, make_multimodal_pipeline
+    from skmm.compose import detect_column_types
     from skmm.encoders import AudioEncoder, ImageEncoder, TextEncoder, VideoEncoder
 
     _check_columns(table, [target], "--target", source)
@@ -259,22 +258,20 @@ def build_model(
         "audio": AudioEncoder(image_model, pretrained=weights, **common),
         "video": VideoEncoder(image_model, pretrained=weights, **common),
     }
-    # The ensemble's trees take raw numbers (NaN: missing) and categorical codes;
-    # its linear candidates standardise, impute and one-hot encode them.
-    union = build_union(
-        types,
+    # Every column has its kind in ``types``: nothing is detected again. The
+    # ensemble's trees get raw numbers and categorical codes (its linear
+    # candidates standardise, impute and one-hot encode them).
+    model = make_multimodal_pipeline(
+        X,
+        task=task,
+        head=head,
+        types=types,
         encoders=encoders,
-        categories="native" if head == "ensemble" else "onehot",
-    )
-    estimator = default_head(
-        task,
-        head,
         fusion=fusion,
         device=device,
         random_state=random_state,
         verbose=verbose,
     )
-    model = make_pipeline(union, estimator)
     spec = Spec(
         target=target,
         task=task,

@@ -6,8 +6,8 @@ from skmm.compose._categorical import (
     category_codes,
 )
 from skmm.compose._detect import KINDS, ColumnTypes, detect_column_types
-from skmm.compose._pipeline import make_multimodal_pipeline
-from skmm.compose._union import MultimodalUnion, make_multimodal_union
+from skmm.compose._make import make_multimodal_union
+from skmm.compose._union import MultimodalUnion
 
 __all__ = [
     "KINDS",
@@ -17,6 +17,5 @@ __all__ = [
     "categorical_columns",
     "category_codes",
     "detect_column_types",
-    "make_multimodal_pipeline",
     "make_multimodal_union",
 ]

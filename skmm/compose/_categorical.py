@@ -14,7 +14,12 @@ from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
+from sklearn.base import (
+    BaseEstimator,
+    OneToOneFeatureMixin,
+    TransformerMixin,
+    _fit_context,
+)
 from sklearn.preprocessing import OrdinalEncoder
 from sklearn.utils._param_validation import Interval
 from sklearn.utils._set_output import _get_output_config
@@ -96,6 +101,8 @@ class CategoricalEncoder(
         self.min_frequency = min_frequency
         self.max_categories = max_categories
 
+    # The parameters are the inner OrdinalEncoder's, checked here.
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Learn the categories of each column.
 
@@ -110,7 +117,6 @@ class CategoricalEncoder(
         -------
         self : object
         """
-        self._validate_params()
         self._encoder = OrdinalEncoder(
             handle_unknown="use_encoded_value",
             unknown_value=np.nan,

@@ -5,9 +5,9 @@ column one kind: ``image``, ``audio`` or ``video`` (file paths, bytes or arrays,
 confirmed by decoding a small sample with :mod:`skmm.io`), ``text`` (free text),
 ``categorical``, ``numeric`` (numbers stored as strings included), ``datetime``
 or ``drop`` (identifiers, constant or empty columns, files that do not decode),
-with the reason for each choice. :func:`build_union` turns the kinds into a
-:class:`~skmm.MultimodalUnion` with one default block per kind; it is what
-``make_multimodal_union(X)``, ``make_multimodal_pipeline`` and ``skmm fit`` use.
+with the reason for each choice; and the default block of each kind
+(:func:`default_encoder`, :func:`tabular_block`), from which
+:func:`skmm.compose._make.build_union` builds the union.
 
 Probing is bounded: at most ``sample_size`` values per column are opened, only
 regular files (never a FIFO or a device, :mod:`skmm.io`'s checks), no file larger
@@ -19,21 +19,30 @@ from __future__ import annotations
 import os
 import re
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
 import narwhals.stable.v2 as nw
 import numpy as np
 import pandas as pd
+from sklearn.utils._param_validation import Interval, validate_params
 
 from skmm._dataframe import column_values
 from skmm.encoders import is_missing
 from skmm.io import check_audio, check_image, decode_audio, decode_image, decode_video
 from skmm.io._files import check_path
 
-__all__ = ["KINDS", "ColumnTypes", "build_union", "detect_column_types"]
+__all__ = [
+    "BLOCK_NAMES",
+    "KINDS",
+    "ColumnTypes",
+    "default_encoder",
+    "detect_column_types",
+    "tabular_block",
+]
 
 #: The kinds a column can get.
 KINDS = (
@@ -359,6 +368,16 @@ def _column_kind(
     return "drop", f"values of type {', '.join(types)}"
 
 
+@validate_params(
+    {
+        "X": "no_validation",  # a pandas or polars frame: checked below
+        "types": [Mapping, None],
+        "sample_size": [Interval(Integral, 1, None, closed="left")],
+        "max_file_size": [Interval(Integral, 0, None, closed="left")],
+        "base": [str, os.PathLike, None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def detect_column_types(
     X: Any,
     *,
@@ -460,7 +479,8 @@ def detect_column_types(
 
 
 # -- the default block of each kind ---------------------------------------------
-def _default_encoder(kind: str) -> Any:
+def default_encoder(kind: str) -> Any:
+    """The encoder of a media kind with its defaults."""
     from skmm.encoders import AudioEncoder, ImageEncoder, TextEncoder, VideoEncoder
 
     return {
@@ -483,7 +503,9 @@ BLOCK_NAMES = {
 }
 
 
-def _tabular_block(kind: str, native: bool):
+def tabular_block(kind: str, native: bool):
+    """The block of a tabular kind: raw numbers and codes (``native``), or imputed,
+    standardised numbers and one-hot categories."""
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
@@ -510,77 +532,3 @@ def _tabular_block(kind: str, native: bool):
     if not native:
         steps += [SimpleImputer(strategy="median"), StandardScaler()]
     return steps[0] if len(steps) == 1 else make_pipeline(*steps)
-
-
-def build_union(
-    types: ColumnTypes,
-    transformers: Sequence[tuple[Any, Any]] = (),
-    *,
-    encoders: Mapping[str, Any] | None = None,
-    categories: str = "onehot",
-    missing: str = "indicator",
-    n_jobs: int | None = None,
-    verbose: bool = False,
-    selectors: Mapping[str, Any] | None = None,
-):
-    """The :class:`~skmm.MultimodalUnion` of the detected kinds.
-
-    One block per kind (all its columns): ``image``, ``text``, ``audio``,
-    ``video`` (the kind's encoder: ``encoders[kind]`` or its defaults), then
-    ``numbers`` (median-imputed and standardised; raw with
-    ``categories="native"``), ``dates`` (:class:`DatetimeFeatures`, then as the
-    numbers) and ``categories`` (one-hot, or a
-    :class:`~skmm.CategoricalEncoder` with ``categories="native"``); the user's
-    ``(transformer, columns)`` pairs come first, named after their modality.
-    ``selectors`` maps a column's name (as str, the key of ``types``) to what
-    the union selects it by (its position when the frame's column labels are
-    not all strings); None: the name.
-    """
-    from sklearn.base import clone
-
-    from skmm.compose._union import MultimodalUnion, _modality_of
-
-    if categories not in ("onehot", "native"):
-        raise ValueError(f"categories={categories!r}: 'onehot' or 'native'")
-    encoders = dict(encoders or {})
-    for kind in encoders:
-        if kind not in _MEDIA + ("text",):
-            raise ValueError(
-                f"encoders= has the kind {kind!r}; it takes image, text, audio, video"
-            )
-    native = categories == "native"
-    selectors = dict(selectors or {})
-
-    def columns_of(kind: str) -> list:
-        return [selectors.get(c, c) for c in types.columns(kind)]
-
-    blocks = [(_modality_of(t), t, cols) for t, cols in transformers]
-    for kind in ("image", "text", "audio", "video"):
-        columns = columns_of(kind)
-        if columns:
-            encoder = encoders.get(kind)
-            encoder = _default_encoder(kind) if encoder is None else clone(encoder)
-            blocks.append((BLOCK_NAMES[kind], encoder, columns))
-    for kind in ("numeric", "datetime", "categorical"):
-        columns = columns_of(kind)
-        if columns:
-            blocks.append((BLOCK_NAMES[kind], _tabular_block(kind, native), columns))
-    if not blocks:
-        why = "; ".join(f"{c}: {types.reasons.get(c, k)}" for c, k in types.items())
-        raise ValueError(f"no column to use: every column was dropped ({why})")
-    names = [name for name, _, _ in blocks]
-    seen: dict[str, int] = {}
-    unique = []
-    for name in names:
-        if names.count(name) > 1:
-            seen[name] = seen.get(name, 0) + 1
-            name = f"{name}-{seen[name]}"
-        unique.append(name)
-    union = MultimodalUnion(
-        [(n, t, c) for n, (_, t, c) in zip(unique, blocks, strict=True)],
-        missing=missing,
-        n_jobs=n_jobs,
-        verbose=verbose,
-    )
-    # Pandas output: the heads find the blocks in the column names.
-    return union.set_output(transform="pandas")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
 import numpy as np
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
@@ -12,13 +10,12 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils._set_output import _get_container_adapter
 from sklearn.utils.validation import check_is_fitted
 
-from skmm._dataframe import is_dataframe
 from skmm._docs import DocLinkMixin
 from skmm.compose._blocks import MISSING_INDICATOR
 from skmm.compose._categorical import CategoricalEncoder
 from skmm.encoders._base import BaseEncoder
 
-__all__ = ["MultimodalUnion", "make_multimodal_union"]
+__all__ = ["MultimodalUnion"]
 
 TABULAR = "tabular"
 CATEGORICAL = "categorical"
@@ -282,144 +279,3 @@ class MultimodalUnion(DocLinkMixin, ColumnTransformer):
             columns = [*map(str, X.columns), MISSING_INDICATOR]
             return adapter.create_container(values, X, columns=columns, inplace=False)
         return values
-
-
-def make_multimodal_union(
-    *transformers,
-    remainder="drop",
-    missing="indicator",
-    sparse_threshold=0.3,
-    n_jobs=None,
-    verbose=False,
-    types=None,
-    encoders=None,
-    categories="onehot",
-) -> MultimodalUnion:
-    """Build a :class:`MultimodalUnion` from ``(transformer, columns)`` pairs, or
-    from a DataFrame whose column types are detected.
-
-    Each block is named after its modality: an encoder's ``modality`` ("image",
-    "text") or "tabular" for any other transformer; repeated names get ``-1``,
-    ``-2``... suffixes.
-
-    Given a DataFrame first, ``make_multimodal_union(X)`` detects the kind of
-    each column (:func:`~skmm.detect_column_types`: images, audio and video by
-    decoding a sample, free text, categories, numbers, dates, columns to drop)
-    and builds one block per kind with its default transformer: ``image``,
-    ``text``, ``audio``, ``video`` (the modality's encoder with its defaults, or
-    ``encoders[kind]``), ``numbers`` (imputed, standardised), ``dates``
-    (expanded into numbers) and ``categories`` (one-hot). ``(transformer,
-    columns)`` pairs after ``X`` take their columns out of the detection;
-    ``types=`` sets the kind of some columns. The union writes pandas output, in
-    which the heads find the blocks. A frame is never a ``(transformer,
-    columns)`` pair, so the two forms cannot be mistaken for each other.
-
-    Parameters
-    ----------
-    *transformers : tuples of (transformer, columns), optionally after a DataFrame
-        The transformers and the columns each one takes.
-    remainder, missing, sparse_threshold, n_jobs, verbose
-        As in :class:`MultimodalUnion` (``remainder`` and ``sparse_threshold``
-        are not used with a DataFrame: undetected columns are dropped).
-    types : mapping of str to str or ColumnTypes, default=None
-        With a DataFrame: the kind of some columns ("image", "text", "audio",
-        "video", "categorical", "numeric", "datetime", "drop"), or the whole
-        result of :func:`~skmm.detect_column_types` (called with its own
-        ``sample_size``, ``max_file_size`` or ``base`` for relative paths).
-    encoders : mapping of str to transformer, default=None
-        With a DataFrame: the transformer (cloned) of the image, text, audio or
-        video block instead of the encoder's defaults.
-    categories : {"onehot", "native"}, default="onehot"
-        With a DataFrame: one-hot columns (for every head), or raw numbers and a
-        :class:`~skmm.CategoricalEncoder` block whose codes typed as categorical
-        the ensemble's trees split on natively.
-
-    Returns
-    -------
-    union : MultimodalUnion
-
-    Examples
-    --------
-    >>> from sklearn.preprocessing import OneHotEncoder
-    >>> from skmm import ImageEncoder, TextEncoder, make_multimodal_union
-    >>> union = make_multimodal_union(
-    ...     (ImageEncoder(), "photo"),
-    ...     (TextEncoder(), "title"),
-    ...     (TextEncoder(), "description"),
-    ...     (OneHotEncoder(), ["colour"]),
-    ... )
-    >>> [name for name, _, _ in union.transformers]
-    ['image', 'text-1', 'text-2', 'tabular']
-
-    Detected from a DataFrame (``print(skmm.detect_column_types(X))`` shows why):
-
-    >>> import pandas as pd
-    >>> X = pd.DataFrame({"size": ["S", "M", "L", "M"], "price": [1.0, 2.0, 3.0, 4.0]})
-    >>> union = make_multimodal_union(X)
-    >>> [(name, columns) for name, _, columns in union.transformers]
-    [('numbers', ['price']), ('categories', ['size'])]
-    """
-    if transformers and is_dataframe(transformers[0]):
-        from skmm.compose._detect import (
-            ColumnTypes,
-            build_union,
-            detect_column_types,
-        )
-
-        X, pairs = transformers[0], transformers[1:]
-        taken = {
-            str(c)
-            for _, cols in pairs
-            for c in ([cols] if _is_single_column(cols) else cols)
-        }
-        given = {**dict(types or {}), **dict.fromkeys(taken, "drop")}
-        detected = detect_column_types(X, types=given)
-        reasons = {
-            **detected.reasons,
-            **getattr(types, "reasons", {}),
-            **dict.fromkeys(taken, "has its own transformer"),
-        }
-        detected = ColumnTypes(detected.types, reasons)
-        labels = list(X.columns)
-        # Integer (or other non-str) column labels: ColumnTransformer reads an
-        # int as a position, so every column is selected by its position.
-        selectors = (
-            None
-            if all(isinstance(c, str) for c in labels)
-            else {str(c): j for j, c in enumerate(labels)}
-        )
-        return build_union(
-            detected,
-            pairs,
-            encoders=encoders,
-            categories=categories,
-            missing=missing,
-            n_jobs=n_jobs,
-            verbose=verbose,
-            selectors=selectors,
-        )
-    if types is not None or encoders is not None or categories != "onehot":
-        raise TypeError(
-            "make_multimodal_union: types=, encoders= and categories= need a "
-            "DataFrame as the first argument, whose column types are detected"
-        )
-    base = [_modality_of(trans) for trans, _ in transformers]
-    counts = Counter(base)
-    seen: Counter = Counter()
-    names = []
-    for name in base:
-        if counts[name] > 1:
-            seen[name] += 1
-            name = f"{name}-{seen[name]}"
-        names.append(name)
-    return MultimodalUnion(
-        [
-            (name, trans, cols)
-            for name, (trans, cols) in zip(names, transformers, strict=True)
-        ],
-        remainder=remainder,
-        missing=missing,
-        sparse_threshold=sparse_threshold,
-        n_jobs=n_jobs,
-        verbose=verbose,
-    )

@@ -7,7 +7,7 @@ import numbers
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted, column_or_1d
@@ -100,6 +100,7 @@ class ZeroShotClassifier(DocLinkMixin, ClassifierMixin, BaseEstimator):
         norm = np.linalg.norm(Z, axis=1, keepdims=True)
         return Z / np.where(norm < 1e-12, 1.0, norm)
 
+    @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y) -> ZeroShotClassifier:
         """Embed the class descriptions.
 
@@ -115,7 +116,6 @@ class ZeroShotClassifier(DocLinkMixin, ClassifierMixin, BaseEstimator):
         -------
         self
         """
-        self._validate_params()
         # One description per class is the usual case: no classification-target
         # check (it warns when most labels are unique).
         y = column_or_1d(y, warn=True)

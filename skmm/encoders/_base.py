@@ -16,16 +16,15 @@ from collections.abc import Callable, Iterator, Sequence
 from numbers import Integral, Real
 from typing import Any, ClassVar, TypeVar
 
-import narwhals.stable.v1 as nw
+import narwhals.stable.v2 as nw
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from skmm._config import _check_cache_value, get_config
 from skmm._dataframe import column_values as _column_values
 from skmm._dataframe import row_labels
 from skmm._docs import DocLinkMixin
@@ -36,7 +35,7 @@ from skmm._torch import (
     resolve_precision,
 )
 from skmm._version import __version__
-from skmm.cache import EmbeddingCache, MemoryCache, default_memory_cache, open_cache
+from skmm.cache import EmbeddingCache, MemoryCache, check_cache_value, resolve_cache
 from skmm.cache._keys import fingerprint_of
 from skmm.encoders._backends import Backend
 from skmm.exceptions import OutOfMemoryWarning, UnreadableValuesWarning
@@ -257,6 +256,7 @@ class BaseEncoder(DocLinkMixin, TransformerMixin, BaseEstimator):
         raise NotImplementedError
 
     # -- scikit-learn API -------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Load the model (once per process) and record the input's shape.
 
@@ -274,7 +274,7 @@ class BaseEncoder(DocLinkMixin, TransformerMixin, BaseEstimator):
         self : object
             The fitted encoder.
         """
-        self._validate_all_params()
+        self._check_params_together()
         columns, names = _split_columns(X)
         self.n_features_in_ = len(columns)
         if names is not None:
@@ -369,10 +369,12 @@ class BaseEncoder(DocLinkMixin, TransformerMixin, BaseEstimator):
         return tags
 
     # -- shared machinery -------------------------------------------------------
-    def _validate_all_params(self) -> None:
-        _check_cache_value(self.cache)
+    def _check_params_together(self) -> None:
+        """The checks besides ``_parameter_constraints`` (run by ``fit``'s
+        ``_fit_context``): the values shared with ``set_config``, then the rules
+        that span parameters."""
+        check_cache_value(self.cache)
         resolve_precision(self.precision, "cpu")  # validates
-        self._validate_params()
         self._check_params()
 
     def _model_identity(self) -> dict[str, Any]:
@@ -408,15 +410,7 @@ class BaseEncoder(DocLinkMixin, TransformerMixin, BaseEstimator):
     def _resolve_cache(self) -> EmbeddingCache | MemoryCache | None:
         """The cache of this call: the ``cache`` parameter, else the global one,
         else (global None) the process's in-memory store; False is none."""
-        cache = self.cache if self.cache is not None else get_config()["cache"]
-        if cache is False:
-            return None
-        if cache is None:
-            store = default_memory_cache()
-            return store if store.max_bytes > 0 else None
-        if isinstance(cache, (EmbeddingCache, MemoryCache)):
-            return cache
-        return open_cache(cache)
+        return resolve_cache(self.cache)
 
     def _fingerprint_parts(self) -> dict[str, Any]:
         return {

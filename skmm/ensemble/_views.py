@@ -130,6 +130,19 @@ class BlockStandardizer(TransformerMixin, BaseEstimator):
     """
 
     def fit(self, X, y=None):
+        """Learn each block's layout and column statistics (rows that have it).
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            The joined blocks (``{block}__{feature}`` columns).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+        """
         X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan")
         names = getattr(self, "feature_names_in_", None)
         self.layout_ = infer_layout(X, feature_names=names)
@@ -142,6 +155,17 @@ class BlockStandardizer(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):
+        """Standardised blocks, missing values zeroed, absent-block flags added.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            The joined blocks, with the columns seen in ``fit``.
+
+        Returns
+        -------
+        X_out : ndarray of float64
+        """
         check_is_fitted(self, "layout_")
         X = validate_data(
             self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False

@@ -2,7 +2,8 @@
 
 :func:`split_backbone` takes a fitted :class:`~skmm.ImageEncoder` (timm) or
 :class:`~skmm.TextEncoder` (sentence-transformers) and the number ``k`` of its last
-blocks (timm: the stages of ``blocks`` / ``stages``) or layers (the transformer's
+blocks (timm: the stages that the model's ``group_matcher(coarse=True)`` numbers,
+the ones timm's layer-wise learning rates use) or layers (the transformer's
 layers) to train. It works on a deep copy of the encoder's loaded model (the
 registry's entry, shared by every clone, is never touched):
 
@@ -25,14 +26,18 @@ gradients, on every batch).
 
 The prefix output is captured by a forward pre-hook on the first trained block, so
 it is exactly what the model computes there; the top is the rest of the model's
-forward, checked at construction against the whole model on a probe input (a model
-whose forward the top does not reproduce is refused with a clear error).
+forward (the trained stages, the modules ``forward_features`` calls after them,
+found by tracing it once, then ``forward_head``), checked at construction against
+the whole model on a probe input (a model whose forward the top does not reproduce
+is refused with a clear error). What trains is what timm's grouping puts at or after
+the first trained stage.
 """
 
 from __future__ import annotations
 
 import copy
 import numbers
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -49,15 +54,6 @@ from skmm.io import decode_image
 
 __all__ = ["Backbone", "n_blocks", "split_backbone", "train_transform"]
 
-# The timm model classes whose forward the top reproduces: the name of their block
-# sequence and the modules that forward_features applies after it (forward_head
-# then pools).
-_TIMM_LAYOUTS = {
-    "EfficientNet": ("blocks", ("conv_head", "bn2")),
-    "MobileNetV3": ("blocks", ()),
-    "ConvNeXt": ("stages", ("norm_pre",)),
-    "VisionTransformer": ("blocks", ("norm",)),
-}
 _TOLERANCE = 1e-3
 # The train transform of ``augment=True``: milder than timm's ImageNet recipe
 # (area 0.08-1, jitter 0.4), which is meant for training from scratch for hundreds
@@ -155,15 +151,69 @@ def _capture(module: nn.Module, run: Callable[[], Any]) -> torch.Tensor:
     return box[0]
 
 
-def _timm_sequence(module: nn.Module) -> tuple[str, tuple[str, ...]]:
-    layout = _TIMM_LAYOUTS.get(type(module).__name__)
-    if layout is None:
+def _timm_stages(module: nn.Module) -> list[str]:
+    """The names of a timm model's stages, in order: the sub-modules that the
+    numbered ``blocks`` patterns of its ``group_matcher(coarse=True)`` match
+    (``blocks.3``, ``stages.1``, ``layer4``)."""
+    matcher = getattr(module, "group_matcher", None)
+    spec = matcher(coarse=True).get("blocks") if callable(matcher) else None
+    if isinstance(spec, str):
+        spec = [(spec, None)]
+    # Entries with a suffix (``(99999,)``: the norm after the blocks) are no stage.
+    patterns = [re.compile(p) for p, suffix in spec or () if suffix is None]
+    found: dict[tuple[int, ...], str] = {}
+    for name, _ in module.named_parameters():
+        for pattern in patterns:
+            match = pattern.match(name)
+            if match and match.groups():
+                order = tuple(int(g) for g in match.groups() if g is not None)
+                found.setdefault(order, match.group(0))
+                break
+    names = [found[order] for order in sorted(found)]
+    if not names or not all(_is_module(module, n) for n in names):
         raise ValueError(
             f"fine-tuning the top blocks of a timm {type(module).__name__} is not "
-            f"supported (supported: {', '.join(sorted(_TIMM_LAYOUTS))}); use k=0 "
-            "(frozen) for this encoder"
+            "supported: timm's group_matcher names no stages of it; use k=0 "
+            "(frozen) or k='all' for this encoder"
         )
-    return layout
+    return names
+
+
+def _is_module(module: nn.Module, name: str) -> bool:
+    try:
+        return isinstance(module.get_submodule(name), nn.Module)
+    except AttributeError:
+        return False
+
+
+def _trained_names(module: nn.Module, first: str) -> set[str]:
+    """The parameters that timm's grouping puts at or after the stage ``first``."""
+    from timm.models import group_parameters
+
+    group_of = group_parameters(module, module.group_matcher(coarse=True), reverse=True)
+    start = min(g for n, g in group_of.items() if n.startswith(first + "."))
+    return {n for n, g in group_of.items() if g >= start}
+
+
+def _features_tail(module: nn.Module, last: str, pixels: torch.Tensor) -> list[str]:
+    """The children that ``forward_features`` calls after the stage ``last``, in
+    order (EfficientNet's ``conv_head`` and ``bn2``, ViT's ``norm``), found by
+    tracing one forward."""
+    done: list[str] = []
+    watched = [*module.named_children(), (last, module.get_submodule(last))]
+    hooks = [
+        child.register_forward_hook(lambda *_, name=name: done.append(name))
+        for name, child in watched
+    ]
+    try:
+        with torch.inference_mode():
+            module.forward_features(pixels)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    after = done[len(done) - done[::-1].index(last) :]
+    container = last.split(".")[0]
+    return [n for i, n in enumerate(after) if n != container and n not in after[:i]]
 
 
 def _text_layers(st: Any) -> nn.ModuleList:
@@ -194,8 +244,7 @@ def n_blocks(encoder: Any) -> int:
     module = encoder.model_.torch_module
     if isinstance(encoder, TextEncoder):
         return len(_text_layers(module))
-    name, _ = _timm_sequence(module)
-    return len(getattr(module, name))
+    return len(_timm_stages(module))
 
 
 class Backbone:
@@ -279,17 +328,22 @@ class Backbone:
             if self.full:
                 self._trained = [self.module]
             else:
-                self._seq_name, self._tail = _timm_sequence(self.module)
-                self._blocks = list(getattr(self.module, self._seq_name))
+                stages = _timm_stages(self.module)
+                self._blocks = [self.module.get_submodule(n) for n in stages]
+                self._tail = _features_tail(self.module, stages[-1], self._probe())
+                names = _trained_names(self.module, stages[self.start])
+                owners = {n.rpartition(".")[0] for n in names}
                 self._trained = [
-                    *self._blocks[self.start :],
-                    *(getattr(self.module, name) for name in self._tail),
-                    *self._after_sequence(),
+                    m for n, m in self.module.named_modules() if n and n in owners
                 ]
         if not self.full:  # the whole model needs no check: nothing is cut
             self._check_split()
         self.lora_rank = lora_rank
-        if lora_rank is None:
+        if lora_rank is None and not self.is_text and not self.full:
+            self.parameters = [
+                p for n, p in self.module.named_parameters() if n in names
+            ]
+        elif lora_rank is None:
             self.parameters = [p for m in self._trained for p in m.parameters()]
         else:
             self._lora = _inject_lora(
@@ -307,11 +361,12 @@ class Backbone:
         for p in self.parameters:
             p.requires_grad_(True)
 
-    def _after_sequence(self) -> list[nn.Module]:
-        """The timm modules after the block sequence and its tail (the head)."""
-        names = [name for name, _ in self.module.named_children()]
-        after = names[names.index(self._seq_name) + 1 :]
-        return [getattr(self.module, n) for n in after if n not in self._tail]
+    def _probe(self) -> torch.Tensor:
+        """Two random images of the model's input size (the split's checks)."""
+        generator = torch.Generator().manual_seed(0)
+        size = self.entry.data_config["input_size"]
+        pixels = torch.randn((2, *size), generator=generator).to(self.device)
+        return pixels.contiguous(memory_format=self.entry.memory_format)
 
     # -- identity -----------------------------------------------------------------
     def namespace(self) -> str:
@@ -441,11 +496,12 @@ class Backbone:
         return self._sentence_vectors(self.module(features)["sentence_embedding"])
 
     def train_mode(self) -> None:
-        """Put the trained blocks in train mode.
+        """Keep the whole backbone in eval mode while its trained blocks train.
 
-        They stay in eval mode: batch-norm statistics stay those of the
-        pretrained model (small fine-tuning batches would wreck them) and the
-        backbone's own dropout stays off; the fusion network has its own.
+        Gradients flow into the trained parameters, but no module switches to
+        train mode: batch-norm statistics stay those of the pretrained model
+        (small fine-tuning batches would wreck them) and the backbone's own
+        dropout stays off; the fusion network has its own.
         """
         self.module.eval()
 
@@ -478,10 +534,7 @@ class Backbone:
                 self._width = int(activations[0].shape[1])
                 got = self._text_top(activations)
             else:
-                generator = torch.Generator().manual_seed(0)
-                size = self.entry.data_config["input_size"]
-                pixels = torch.randn((2, *size), generator=generator).to(self.device)
-                pixels = pixels.contiguous(memory_format=self.entry.memory_format)
+                pixels = self._probe()
                 expected = self.module(pixels)
                 prefix = _capture(self._blocks[self.start], lambda: self.module(pixels))
                 self._shape = tuple(int(n) for n in prefix.shape[1:])

@@ -26,7 +26,7 @@ import time
 import warnings
 from typing import Any
 
-import narwhals.stable.v1 as nw
+import narwhals.stable.v2 as nw
 import numpy as np
 import scipy.sparse as sp
 import torch

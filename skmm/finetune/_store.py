@@ -15,18 +15,15 @@ item's content digest, as the embedding cache computes it). Two layers:
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from skmm._config import get_config
-from skmm.cache import EmbeddingCache, open_cache
+from skmm.cache import BoundedLRU, EmbeddingCache, resolve_cache
 from skmm.cache._keys import fingerprint_of, item_digest
 
-__all__ = ["ActivationStore", "clear_activation_store", "prefix_activations"]
+__all__ = ["clear_activation_store", "prefix_activations"]
 
 # The in-process layer's budget: the activations of EfficientNet-Lite0's last
 # stage (7 x 7 x 192 float32) take 37 KiB an image, MiniLM's hidden states of a
@@ -34,45 +31,9 @@ __all__ = ["ActivationStore", "clear_activation_store", "prefix_activations"]
 MAX_BYTES = 2 << 30
 
 
-class ActivationStore:
-    """A bounded LRU map of ``(namespace, item key)`` to activation arrays."""
-
-    def __init__(self, max_bytes: int = MAX_BYTES):
-        self.max_bytes = int(max_bytes)
-        self._items: OrderedDict[tuple[str, bytes], np.ndarray] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-
-    def get(self, namespace: str, key: bytes) -> np.ndarray | None:
-        with self._lock:
-            found = self._items.get((namespace, key))
-            if found is not None:
-                self._items.move_to_end((namespace, key))
-            return found
-
-    def put(self, namespace: str, key: bytes, value: np.ndarray) -> None:
-        if value.nbytes > self.max_bytes:
-            return
-        with self._lock:
-            old = self._items.pop((namespace, key), None)
-            if old is not None:
-                self._bytes -= old.nbytes
-            self._items[(namespace, key)] = value
-            self._bytes += value.nbytes
-            while self._bytes > self.max_bytes:
-                _, dropped = self._items.popitem(last=False)
-                self._bytes -= dropped.nbytes
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self._bytes = 0
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-
-_STORE = ActivationStore()
+# The byte-bounded LRU map of the embedding cache's in-memory store, keyed by
+# (namespace, item digest) and holding arrays of any shape.
+_STORE = BoundedLRU(MAX_BYTES)
 
 
 def clear_activation_store() -> None:
@@ -87,10 +48,9 @@ def clear_activation_store() -> None:
 
 
 def _disk_cache(encoder: Any) -> EmbeddingCache | None:
-    cache = encoder.cache if encoder.cache is not None else get_config()["cache"]
-    if cache is None or cache is False:
-        return None
-    return cache if isinstance(cache, EmbeddingCache) else open_cache(cache)
+    """The encoder's cache when it is on disk: the in-process layer is ``_STORE``."""
+    cache = resolve_cache(encoder.cache)
+    return cache if isinstance(cache, EmbeddingCache) else None
 
 
 def _shape_fingerprint(namespace: str, shape: tuple[int, ...]) -> str:
@@ -137,7 +97,7 @@ def prefix_activations(
     out: list[np.ndarray | None] = [None] * len(values)
     todo: dict[bytes | int, list[int]] = {}
     for i, key in enumerate(keys):
-        found = _STORE.get(namespace, key) if key is not None else None
+        found = _STORE.get((namespace, key)) if key is not None else None
         if found is not None:
             out[i] = found
         else:
@@ -155,7 +115,7 @@ def prefix_activations(
             for i in todo[k]:
                 out[i] = activation
             if isinstance(k, bytes):
-                _STORE.put(namespace, k, activation)
+                _STORE.put((namespace, k), activation)
                 group = by_shape.setdefault(activation.shape, ([], []))
                 group[0].append(k)
                 group[1].append(activation.reshape(-1))
@@ -191,6 +151,6 @@ def _read_disk(
         hits = [k for k, hit in zip(shape_keys, found, strict=True) if hit]
         for key, vector in zip(hits, vectors, strict=True):
             activation = np.ascontiguousarray(vector, dtype=np.float32).reshape(shape)
-            _STORE.put(namespace, key, activation)
+            _STORE.put((namespace, key), activation)
             for i in todo.pop(key):
                 out[i] = activation

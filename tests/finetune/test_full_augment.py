@@ -211,9 +211,32 @@ def test_k_all_takes_a_model_that_cannot_be_split():
         for i in range(2)
     ]
     encoder = ImageEncoder("test_resnet", pretrained=False, device="cpu").fit(images)
-    with pytest.raises(ValueError, match="ResNet is not supported"):
-        split_backbone(encoder, 1, "cpu")
+    # A model whose group_matcher names no stages cannot be split.
+    module = encoder.model_.torch_module
+    matcher = module.group_matcher
+    module.group_matcher = lambda coarse=False: {"stem": r"^conv1"}
+    try:
+        with pytest.raises(ValueError, match="ResNet is not supported"):
+            split_backbone(encoder, 1, "cpu")
+    finally:
+        module.group_matcher = matcher
     full = split_backbone(encoder, "all", "cpu")
     with torch.no_grad():
         got = full.top(images).numpy()
     np.testing.assert_allclose(got, encoder.transform(images), atol=1e-5)
+
+
+@pytest.mark.parametrize("model", ["test_resnet", "test_byobnet", "test_nfnet"])
+def test_any_timm_model_with_stages_splits(model):
+    """The stages come from timm's group_matcher, not a table of model classes."""
+    images = [
+        np.random.default_rng(i).integers(0, 256, (30, 20, 3), np.uint8)
+        for i in range(2)
+    ]
+    encoder = ImageEncoder(model, pretrained=False, device="cpu").fit(images)
+    backbone = split_backbone(encoder, 2, "cpu")
+    with torch.no_grad():
+        got = backbone.top(backbone.prefix(images)).numpy()
+    np.testing.assert_allclose(got, encoder.transform(images), atol=1e-4)
+    frozen = {id(p) for p in backbone._blocks[0].parameters()}
+    assert not frozen & {id(p) for p in backbone.parameters}

@@ -3,8 +3,9 @@
 :func:`make_multimodal_pipeline` is what ``skmm fit`` builds, in Python: the
 :class:`~skmm.MultimodalUnion` of the detected column types
 (:func:`~skmm.make_multimodal_union` given a DataFrame) followed by a head chosen
-by name. The heads live in :mod:`skmm.fusion` and :mod:`skmm.ensemble`, which
-read :mod:`skmm.compose`; they are imported when a head is built.
+by name. It stands above :mod:`skmm.compose` (the union, which knows no head),
+:mod:`skmm.fusion` and :mod:`skmm.ensemble` (the heads); the heads are imported when
+one is built, so that ``import skmm.compose`` loads none of them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.utils._param_validation import HasMethods, StrOptions, validate_params
 
 __all__ = ["HEADS", "default_head", "guess_task", "make_multimodal_pipeline"]
 
@@ -27,7 +29,7 @@ def guess_task(y: Any) -> str:
 
     Examples
     --------
-    >>> from skmm.compose._pipeline import guess_task
+    >>> from skmm._pipeline import guess_task
     >>> guess_task(["a", "b"]), guess_task([0, 1, 1]), guess_task([0.5, 1.7, 2.1])
     ('classification', 'classification', 'regression')
     """
@@ -42,6 +44,17 @@ def guess_task(y: Any) -> str:
     return "regression"
 
 
+@validate_params(
+    {
+        "task": [StrOptions({"classification", "regression"})],
+        "head": [StrOptions(set(HEADS))],
+        "fusion": [str],
+        "device": "no_validation",  # the heads' own check
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def default_head(
     task: str,
     head: str = "linear",
@@ -51,13 +64,48 @@ def default_head(
     random_state: int | None = 0,
     verbose: bool = True,
 ):
-    """The head of a task by name (see :func:`make_multimodal_pipeline`)."""
+    """The head of a task by name: what ``make_multimodal_pipeline`` puts after the
+    union.
+
+    Parameters
+    ----------
+    task : {"classification", "regression"}
+        The task of the head.
+    head : {"linear", "fusion", "late", "ensemble"}, default="linear"
+        "linear": ``StandardScaler`` then ``LogisticRegression(class_weight=
+        "balanced")`` or ``RidgeCV``; "fusion": :class:`~skmm.FusionClassifier`
+        (balanced classes) or :class:`~skmm.FusionRegressor` of type ``fusion``;
+        "late": :class:`~skmm.LateFusionClassifier` or
+        :class:`~skmm.LateFusionRegressor`; "ensemble":
+        :class:`~skmm.EnsembleClassifier` (balanced classes, balanced accuracy)
+        or :class:`~skmm.EnsembleRegressor`.
+    fusion : str, default="concat"
+        The fusion type of ``head="fusion"``.
+    device : str, default="auto"
+        Torch device of the neural heads and the ensemble.
+    random_state : int, RandomState instance or None, default=0
+        Seed of the neural heads and the ensemble.
+    verbose : bool, default=True
+        Progress of the ensemble.
+
+    Returns
+    -------
+    estimator : estimator
+        Unfitted; the heads of :mod:`skmm.fusion` and :mod:`skmm.ensemble` are
+        imported only when one is asked for.
+
+    Examples
+    --------
+    >>> from skmm._pipeline import default_head
+    >>> [type(step).__name__ for step in default_head("regression")]
+    ['StandardScaler', 'RidgeCV']
+    >>> type(default_head("classification", "late")).__name__
+    'LateFusionClassifier'
+    """
     from sklearn.linear_model import LogisticRegression, RidgeCV
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    if task not in ("classification", "regression"):
-        raise ValueError(f"task={task!r}: 'classification' or 'regression'")
     classify = task == "classification"
     if head == "linear":
         estimator = (
@@ -81,16 +129,14 @@ def default_head(
         from skmm.fusion import LateFusionClassifier, LateFusionRegressor
 
         return LateFusionClassifier() if classify else LateFusionRegressor()
-    if head == "ensemble":
-        from skmm.ensemble import EnsembleClassifier, EnsembleRegressor
+    from skmm.ensemble import EnsembleClassifier, EnsembleRegressor  # "ensemble"
 
-        shared = {"device": device, "random_state": random_state, "verbose": verbose}
-        if classify:
-            return EnsembleClassifier(
-                class_weight="balanced", scoring="balanced_accuracy", **shared
-            )
-        return EnsembleRegressor(**shared)
-    raise ValueError(f"unknown head {head!r}: {', '.join(HEADS)} or an estimator")
+    shared = {"device": device, "random_state": random_state, "verbose": verbose}
+    if classify:
+        return EnsembleClassifier(
+            class_weight="balanced", scoring="balanced_accuracy", **shared
+        )
+    return EnsembleRegressor(**shared)
 
 
 def _without_target(X: Any, y: Any, types: Any, transformers: Sequence) -> Any:
@@ -137,6 +183,22 @@ def _without_target(X: Any, y: Any, types: Any, transformers: Sequence) -> Any:
     return {**dict(types or {}), **dict.fromkeys(found, "drop")}
 
 
+@validate_params(
+    {
+        "X": "no_validation",  # make_multimodal_union's own check
+        "y": ["array-like", None],
+        "transformers": [list, tuple],
+        "head": [StrOptions(set(HEADS)), HasMethods(["fit"])],
+        "task": [StrOptions({"auto", "classification", "regression"})],
+        "types": [Mapping, None],
+        "encoders": [Mapping, None],
+        "fusion": [str],
+        "device": "no_validation",  # the heads' own check
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_multimodal_pipeline(
     X: Any,
     y: Any = None,
@@ -207,10 +269,8 @@ def make_multimodal_pipeline(
     """
     from sklearn.pipeline import make_pipeline
 
-    from skmm.compose._union import make_multimodal_union
+    from skmm.compose import make_multimodal_union
 
-    if task not in ("auto", "classification", "regression"):
-        raise ValueError(f"task={task!r}: 'auto', 'classification' or 'regression'")
     if isinstance(head, str):
         if task == "auto":
             if y is None:

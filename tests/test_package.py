@@ -35,6 +35,8 @@ LAYERS = {
     "skmm._torch": 0,
     "skmm._dataframe": 0,
     "skmm._docs": 0,
+    "skmm._composition": 0,
+    "skmm._paths": 0,
     "skmm.datasets": 0,
     "skmm.io": 1,
     "skmm._progress": 1,

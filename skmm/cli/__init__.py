@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from skmm import config_context
+from skmm._config import config_context
 from skmm.cli._common import CommandError
 from skmm.cli._parser import build_parser
 

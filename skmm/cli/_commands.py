@@ -15,9 +15,6 @@ import time
 from pathlib import Path
 
 from skmm.cli._common import CommandError, echo
-from skmm.cli._files import check_model_out, load_model, save_model
-from skmm.cli._model import build_model, evaluate_model, prepare_inputs
-from skmm.cli._table import read_table
 
 __all__ = ["demo", "evaluate", "fit", "predict"]
 
@@ -58,13 +55,17 @@ def fit(args: argparse.Namespace) -> int:
     from sklearn.base import clone
     from sklearn.model_selection import KFold, StratifiedKFold, cross_validate
 
+    from skmm.cli._files import check_model_out, save_model
+    from skmm.cli._model import build_model
+    from skmm.cli._table import read_table
+
     check_model_out(args.out)  # before the fit, as predict checks its --out
     table = read_table(args.data)
     source = str(args.data)
     with tempfile.TemporaryDirectory(prefix="skmm-fit-") as scratch:
         # Cross-validation refits the encoders' pipeline on every fold: with a
-        # cache (a temporary one unless --cache) each item is encoded once.
-        cache = args.cache or (scratch if args.cv > 1 else None)
+        # cache (a temporary one with --no-cache) each item is encoded once.
+        cache = cache_folder(args) or (scratch if args.cv > 1 else None)
         model, X, y, spec, notes = build_model(
             table,
             args.target,
@@ -125,6 +126,8 @@ def fit(args: argparse.Namespace) -> int:
             transformer.set_params(cache=None)  # the temporary cache is gone
     model.skmm_spec_ = spec
     save_model(model, args.out)
+    if not args.quiet:
+        _report_cache(cache_folder(args))
     echo(f"saved {args.out}")
     return 0
 
@@ -132,11 +135,16 @@ def fit(args: argparse.Namespace) -> int:
 def predict(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    from skmm.cli._files import load_model
+    from skmm.cli._model import prepare_inputs
+    from skmm.cli._table import read_table
+
     if args.out is not None:
         _check_out(args.out)
     say = _messages(args.quiet)
     model = load_model(args.model, log=say)
     _set_progress(model, not args.quiet)
+    cache = _use_cache(model, args)
     table = read_table(args.data)
     X = prepare_inputs(model, table, Path(args.data).resolve().parent, str(args.data))
     spec = model.skmm_spec_
@@ -155,6 +163,8 @@ def predict(args: argparse.Namespace) -> int:
         output.to_csv(sys.stdout, index=False)
     else:
         output.to_csv(args.out, index=False)
+    if not args.quiet:
+        _report_cache(cache)
     return 0
 
 
@@ -175,19 +185,74 @@ def _messages(quiet: bool):
     return (lambda line: None) if quiet else echo
 
 
-def _set_progress(model, on: bool) -> None:
-    """Progress bars of the saved model's encoders on or off."""
+def _encoders(model) -> list:
+    """The saved model's encoders (inside pipelines of the union too)."""
+    found = []
     for transformer in model[0].named_transformers_.values():
         steps = getattr(transformer, "steps", None)
         for step in [transformer] if steps is None else [s for _, s in steps]:
             if hasattr(step, "verbose") and hasattr(step, "modality"):
-                step.set_params(verbose=on)
+                found.append(step)
+    return found
+
+
+def _set_progress(model, on: bool) -> None:
+    """Progress bars of the saved model's encoders on or off."""
+    for encoder in _encoders(model):
+        encoder.set_params(verbose=on)
+
+
+def cache_folder(args: argparse.Namespace) -> str | None:
+    """The embedding cache folder of a command: ``--cache``; else, without
+    ``--no-cache`` or ``SKMM_CACHE`` (which the encoders read themselves), skmm's
+    folder in the user's cache directory. None: no disk cache from the CLI."""
+    if getattr(args, "no_cache", False):
+        return None
+    if args.cache:
+        return args.cache
+    if os.environ.get("SKMM_CACHE"):
+        return None
+    from skmm._paths import user_cache_dir
+
+    return str(user_cache_dir("embeddings"))
+
+
+def _use_cache(model, args: argparse.Namespace) -> str | None:
+    """Point the saved model's encoders at the command's cache (a folder saved by
+    ``fit --cache`` is kept unless ``--cache`` or ``--no-cache`` says otherwise).
+    Returns the folder, if any."""
+    folder = cache_folder(args)
+    for encoder in _encoders(model):
+        if args.no_cache:
+            encoder.set_params(cache=None)  # the in-process store only
+        elif args.cache or encoder.cache is None:
+            encoder.set_params(cache=folder)
+    return folder
+
+
+def _report_cache(folder: str | None) -> None:
+    """How many vectors the command's disk cache gave and how many were encoded."""
+    if folder is None:
+        return
+    from skmm.cache import open_cache
+
+    hits, misses, _ = open_cache(folder).cache_info()
+    if hits or misses:
+        echo(
+            f"embedding cache {folder}: {hits} vectors looked up, {misses} encoded "
+            "(--no-cache: none kept)"
+        )
 
 
 def evaluate(args: argparse.Namespace) -> int:
+    from skmm.cli._files import load_model
+    from skmm.cli._model import evaluate_model, prepare_inputs
+    from skmm.cli._table import read_table
+
     say = _messages(args.quiet)
     model = load_model(args.model, log=say)
     _set_progress(model, not args.quiet)
+    cache = _use_cache(model, args)
     table = read_table(args.data)
     spec = model.skmm_spec_
     if spec.target not in table.columns:
@@ -212,6 +277,8 @@ def evaluate(args: argparse.Namespace) -> int:
             f"note: labels the model never saw in fit: {shown}; no prediction can "
             "match them (they count as errors and are in the per-class table)"
         )
+    if not args.quiet:
+        _report_cache(cache)
     if args.json:
         print(json.dumps(result))
         return 0

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from skmm.cli._common import CommandError
+from skmm.cli._common import CLASSIFICATION_METRICS, REGRESSION_METRICS, CommandError
 from skmm.cli._table import _check_columns, resolve_paths
 
 __all__ = [
@@ -298,18 +298,6 @@ def prepare_inputs(model, table: pd.DataFrame, base: Path, source: str) -> pd.Da
 
 
 #: The metrics of ``skmm evaluate --metric``, computed from one prediction.
-CLASSIFICATION_METRICS = (
-    "accuracy",
-    "balanced_accuracy",
-    "f1_macro",
-    "f1_weighted",
-    "precision_macro",
-    "recall_macro",
-    "matthews_corrcoef",
-    "roc_auc",
-    "log_loss",
-)
-REGRESSION_METRICS = ("r2", "mae", "rmse", "mse", "median_ae", "mape")
 _DEFAULT_METRICS = {
     "classification": ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc"),
     "regression": ("r2", "mae", "rmse"),

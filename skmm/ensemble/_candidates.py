@@ -40,6 +40,12 @@ SELECTORS = {
 
 PRESETS = ("default", "fast")
 
+# The neural candidates stop after 5 epochs without a better validation loss
+# (the heads' default is 10) and keep their best epoch: on 1,500 cached reviews
+# the best epoch came at the second and both heads trained 35% less for the same
+# model (benchmarks/README.md, "Ensemble cost").
+_PATIENCE = 5
+
 # scikit-learn 1.9 changes LogisticRegressionCV's defaults and warns unless both
 # are given; older releases lack the second and warn about the first.
 _LOGISTIC_CV_KWARGS = (
@@ -141,7 +147,13 @@ def default_candidates(
             candidates.append(
                 (
                     f"fusion_{fusion}",
-                    head(fusion, device=device, random_state=random_state, **extra),
+                    head(
+                        fusion,
+                        patience=_PATIENCE,
+                        device=device,
+                        random_state=random_state,
+                        **extra,
+                    ),
                     "fused",
                 )
             )

@@ -15,12 +15,13 @@ import sys
 import time
 import warnings
 from collections.abc import Mapping
-from numbers import Integral
+from dataclasses import dataclass, field
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
+from joblib import effective_n_jobs
 from sklearn import config_context
 from sklearn.base import (
     BaseEstimator,
@@ -44,15 +45,17 @@ from sklearn.utils.metadata_routing import (
     process_routing,
 )
 from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import (
     _check_method_params,
     check_is_fitted,
     column_or_1d,
 )
 
+from skmm._composition import NamedEstimatorsMixin
 from skmm._dataframe import categorical_columns, category_codes
 from skmm._docs import DocLinkMixin
-from skmm._torch import seed_from
+from skmm._torch import auto_num_threads, limited_threads, seed_from
 from skmm.compose._blocks import infer_layout, validate_modality_input
 from skmm.ensemble._candidates import PRESETS, SELECTORS, default_candidates
 from skmm.ensemble._selection import combine, greedy_selection
@@ -61,6 +64,12 @@ from skmm.ensemble._views import (
     InputTable,
     is_embedding_block,
     takes_categories,
+)
+from skmm.fusion import (
+    FusionClassifier,
+    FusionRegressor,
+    LateFusionClassifier,
+    LateFusionRegressor,
 )
 from skmm.fusion._weights import check_sample_weight, requesting_weights, weight_params
 
@@ -97,13 +106,37 @@ class _FixedRegressor(RegressorMixin, _Fixed):
         return self.output[:, 0]
 
 
+#: The clock of ``time_limit`` and of the fit times (a test may replace it).
+_clock = time.perf_counter
+
+
+def _NO_COLUMNS(n_rows: int) -> np.ndarray:
+    """A (n_rows, 0) stand-in for X, for ``_check_method_params``."""
+    return np.empty((n_rows, 0))
+
+
+def _threads_for(estimator, X) -> int | None:
+    """Threads (torch, BLAS, OpenMP) for one candidate fit or predict on ``X``.
+
+    One per ``skmm._torch.WORK_PER_THREAD`` cells of its matrix: one for the
+    trees and linear models of a few thousand rows, whose OpenMP and BLAS
+    threads otherwise wait on each other (and on every other process of a
+    shared machine). None (left alone) for the neural heads, which scope
+    their own by the work of a batch.
+    """
+    if _cost_class(estimator) == 2:
+        return None
+    return auto_num_threads(float(X.shape[0]) * max(1, X.shape[1]))
+
+
 def _fit_predict(estimator, X_train, y_train, X_test, method, params):
-    start = time.perf_counter()
-    estimator.fit(X_train, y_train, **params)
-    fit_s = time.perf_counter() - start
-    start = time.perf_counter()
-    pred = None if X_test is None else _predict(estimator, X_test, method)
-    return estimator, pred, fit_s, time.perf_counter() - start
+    with limited_threads(_threads_for(estimator, X_train)):
+        start = _clock()
+        estimator.fit(X_train, y_train, **params)
+        fit_s = _clock() - start
+        start = _clock()
+        pred = None if X_test is None else _predict(estimator, X_test, method)
+    return estimator, pred, fit_s, _clock() - start
 
 
 def _predict(estimator, X, method):
@@ -127,8 +160,55 @@ class _Candidate:
         self.user = user
 
 
-class _BaseEnsemble(DocLinkMixin, MetaEstimatorMixin, BaseEstimator):
+@dataclass
+class _Result:
+    """What the out-of-fold stage made of one candidate."""
+
+    cand: _Candidate
+    j: int  # its column in the seen mask
+    seen: np.ndarray | None = None  # (n_samples,) bool: the rows it reads
+    pred: np.ndarray | None = None  # out-of-fold output; None: skipped
+    models: list = field(default_factory=list)  # its fold models
+    train_rows: int = 0  # rows its fold models were fitted on, summed
+    fit_s: float = 0.0
+    predict_s: float = 0.0
+    score: float = float("nan")
+    weight: float = 0.0
+    status: str = "fitted"
+
+
+class _Budget:
+    """The seconds left of a ``time_limit`` (None: no limit)."""
+
+    def __init__(self, limit):
+        self.limit = limit
+        self.start = _clock()
+
+    def left(self) -> float:
+        if self.limit is None:
+            return float("inf")
+        return self.limit - (_clock() - self.start)
+
+
+def _cost_class(estimator) -> int:
+    """0 for trees, linear models and the like, 1 for late fusion, 2 for the
+    neural heads (alone or at the end of a pipeline)."""
+    if isinstance(estimator, Pipeline):
+        return max(_cost_class(step) for _, step in estimator.steps)
+    if isinstance(estimator, (FusionClassifier, FusionRegressor)):
+        return 2
+    if isinstance(estimator, (LateFusionClassifier, LateFusionRegressor)):
+        return 1
+    return 0
+
+
+class _BaseEnsemble(
+    NamedEstimatorsMixin, DocLinkMixin, MetaEstimatorMixin, BaseEstimator
+):
     """What the ensemble classifier and regressor share."""
+
+    _composition_attr = "candidates"
+    _composition_what = "candidate"
 
     _parameter_constraints: dict = {
         "candidates": [list, dict, None],
@@ -143,6 +223,7 @@ class _BaseEnsemble(DocLinkMixin, MetaEstimatorMixin, BaseEstimator):
         "device": [str],
         "on_error": [StrOptions({"warn", "raise"})],
         "n_jobs": [Integral, None],
+        "time_limit": [Interval(Real, 0, None, closed="neither"), None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -162,6 +243,7 @@ class _BaseEnsemble(DocLinkMixin, MetaEstimatorMixin, BaseEstimator):
         device="auto",
         on_error="warn",
         n_jobs=None,
+        time_limit=None,
         random_state=None,
         verbose=1,
     ):
@@ -177,6 +259,7 @@ class _BaseEnsemble(DocLinkMixin, MetaEstimatorMixin, BaseEstimator):
         self.device = device
         self.on_error = on_error
         self.n_jobs = n_jobs
+        self.time_limit = time_limit
         self.random_state = random_state
         self.verbose = verbose
 
@@ -217,47 +300,25 @@ class _BaseEnsemble(DocLinkMixin, MetaEstimatorMixin, BaseEstimator):
                 library.append((name, est, blocks or "all", True))
         return library
 
-    def get_params(self, deep: bool = True) -> dict:
-        params = super().get_params(deep=deep)
-        if deep and isinstance(self.candidates, list):
-            for item in self.candidates:
-                if not isinstance(item, tuple) or len(item) not in (2, 3):
-                    continue  # fit says what is wrong with it
-                name, est = str(item[0]), item[1]
-                params[f"candidates__{name}"] = est
-                if hasattr(est, "get_params"):
-                    for key, value in est.get_params(deep=True).items():
-                        params[f"candidates__{name}__{key}"] = value
-        return params
-
-    def set_params(self, **params):
-        nested = {k: v for k, v in params.items() if k.startswith("candidates__")}
-        rest = {k: v for k, v in params.items() if k not in nested}
-        if "candidates" in rest:
-            self.candidates = rest.pop("candidates")
-        super().set_params(**rest)
-        if nested:
-            # The library becomes an explicit list that the keys can reach.
-            items = [
+    def _named_estimators(self, editable: bool = False):
+        """``[name, estimator, blocks]`` of the candidates ``candidates__<name>``
+        reaches: a list's; to edit, the whole library (made explicit)."""
+        if editable:
+            return [
                 [name, est, blocks]
                 for name, est, blocks, _ in self._library(self.random_state)
             ]
-            by_name = {item[0]: item for item in items}
-            for key, value in nested.items():
-                name, _, sub = key[len("candidates__") :].partition("__")
-                if name not in by_name:
-                    raise ValueError(
-                        f"invalid parameter {key!r}: no candidate {name!r} (the "
-                        f"candidates are {list(by_name)})"
-                    )
-                if sub:
-                    by_name[name][1] = clone(by_name[name][1]).set_params(
-                        **{sub: value}
-                    )
-                else:
-                    by_name[name][1] = value
-            self.candidates = [tuple(item) for item in items if not _is_drop(item[1])]
-        return self
+        if not isinstance(self.candidates, list):
+            return None
+        return [
+            [str(item[0]), item[1]]
+            for item in self.candidates
+            if isinstance(item, tuple) and len(item) in (2, 3)
+        ]
+
+    def _store_named_estimators(self, items) -> None:
+        # The library becomes an explicit list that the keys can reach.
+        self.candidates = [tuple(item) for item in items if not _is_drop(item[1])]
 
     # -- input ------------------------------------------------------------------
     def _table(self, X, y=None, *, reset: bool):
@@ -434,6 +495,11 @@ class _BaseEnsemble(DocLinkMixin, MetaEstimatorMixin, BaseEstimator):
     def fit(self, X, y, sample_weight=None, **fit_params):
         """Fit every candidate out of fold, select the ensemble, refit it.
 
+        Five stages, each a method of its own: the input table
+        (``_prepare``), the out-of-fold fits (``_fit_out_of_fold``), the
+        selection (``_select_ensemble``), the refit (``_refit``) and the
+        leaderboard (``_leaderboard``).
+
         Parameters
         ----------
         X : DataFrame, array-like or dict of str to array-like
@@ -457,70 +523,85 @@ class _BaseEnsemble(DocLinkMixin, MetaEstimatorMixin, BaseEstimator):
         -------
         self : object
         """
+        # Input and parameter checks: here, before anything is fitted.
         _raise_for_params(fit_params, self, "fit")
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y "
                 "is None."
             )
+        budget = _Budget(self.time_limit)
+        table, target, sample_weight = self._prepare(X, y, sample_weight)
+        candidates = self._order(self._resolve(table, seed_from(self.random_state)))
+        params = self._candidate_params(candidates, sample_weight, fit_params)
+        seen = self._seen(table, candidates)
+        folds = list(
+            check_cv(self.cv, target, classifier=is_classifier(self)).split(
+                table.values, target
+            )
+        )
+        scorer = check_scoring(self, scoring=self.scoring)
+        self._say(
+            f"{len(candidates)} candidates, {len(folds)} folds, {len(target)} rows, "
+            f"blocks {list(table.layout.names)}"
+            + ("" if self.time_limit is None else f", {self.time_limit:g} s")
+        )
+        results = self._fit_out_of_fold(
+            candidates, table, target, folds, seen, params, scorer, sample_weight,
+            budget,
+        )  # fmt: skip
+        kept = [r for r in results if r.pred is not None]
+        weights = self._select_ensemble(kept, target, sample_weight, scorer)
+        self._refit(kept, weights, table, target, params, budget)
+        self.leaderboard_ = self._leaderboard(results, weights)
+        self._say(
+            f"ensemble: {self.oof_score_:.4f} out of fold; weights "
+            + ", ".join(f"{name} {w:.2f}" for name, w in self.weights_.items())
+        )
+        return self
+
+    # -- stage 1: the input table ---------------------------------------------
+    def _prepare(self, X, y, sample_weight):
+        """The validated InputTable, the encoded target and the row weights."""
         table, y = self._table(X, y, reset=True)
         if sample_weight is not None:
             sample_weight = check_sample_weight(sample_weight, len(y))
-        y, target = self._encode_y(y, sample_weight)
-        seed = seed_from(self.random_state)
-        candidates = self._resolve(table, seed)
-        all_params = self._candidate_params(candidates, sample_weight, fit_params)
-        all_rows = np.empty((len(y), 0))
+        _, target = self._encode_y(y, sample_weight)
+        return table, target, sample_weight
 
-        def params_of(j, rows):
-            return _check_method_params(all_rows, all_params[j], rows)
+    def _order(self, candidates: list[_Candidate]) -> list[_Candidate]:
+        """With a time limit, the cheap ones first: trees and linear models,
+        then late fusion, then the neural heads (the library's order within
+        each). Without one, the library's order."""
+        if self.time_limit is None:
+            return candidates
+        return sorted(candidates, key=lambda c: _cost_class(c.estimator))
 
+    @staticmethod
+    def _seen(table: InputTable, candidates) -> np.ndarray:
+        """(n_samples, n_candidates) bool: the rows each candidate reads."""
         present = table.present()
         index = {b: j for j, b in enumerate(table.layout.names)}
-        seen = np.stack(
+        return np.stack(
             [present[:, [index[b] for b in c.blocks]].any(axis=1) for c in candidates],
             axis=1,
         )
-        cv = check_cv(self.cv, target, classifier=is_classifier(self))
-        folds = list(cv.split(table.values, target))
-        scorer = check_scoring(self, scoring=self.scoring)
-        n, k = len(y), len(self._prior)
-        self._say(
-            f"{len(candidates)} candidates, {len(folds)} folds, {n} rows, blocks "
-            f"{list(table.layout.names)}"
-        )
 
-        oof, kept, rows_out = [], [], []
+    # -- stage 2: the out-of-fold fits -----------------------------------------
+    def _fit_out_of_fold(
+        self, candidates, table, target, folds, seen, params, scorer, sample_weight,
+        budget,
+    ) -> list[_Result]:  # fmt: skip
+        """Every candidate on every fold (or skipped, or failed and left out)."""
+        results: list[_Result] = []
         for j, cand in enumerate(candidates):
-            pred = np.full((n, k), np.nan)
             start = time.perf_counter()
+            must_finish = not any(r.pred is not None for r in results)
             try:
-                results = Parallel(n_jobs=self.n_jobs)(
-                    delayed(_fit_predict)(
-                        clone(cand.estimator),
-                        table.frame(cand.columns, train[seen[train, j]], cand.native),
-                        target[train[seen[train, j]]],
-                        (
-                            table.frame(cand.columns, test[seen[test, j]], cand.native)
-                            if seen[test, j].any()
-                            else None
-                        ),
-                        self._method,
-                        params_of(j, train[seen[train, j]]),
-                    )
-                    for train, test in folds
-                )
-                fit_s = predict_s = 0.0
-                models = []
-                for (_, test), (model, out, f_s, p_s) in zip(
-                    folds, results, strict=True
-                ):
-                    rows = test[seen[test, j]]
-                    if len(rows):
-                        pred[rows] = self._align(*out, len(rows))
-                    fit_s += f_s
-                    predict_s += p_s
-                    models.append(model)
+                result = self._fit_candidate(
+                    j, cand, table, target, folds, seen, params[j], budget,
+                    must_finish,
+                )  # fmt: skip
             except Exception as exc:  # noqa: BLE001 - reported, then left out
                 if self.on_error == "raise":
                     raise
@@ -528,105 +609,194 @@ class _BaseEnsemble(DocLinkMixin, MetaEstimatorMixin, BaseEstimator):
                     f"candidate {cand.name!r} failed and is left out of the "
                     f"ensemble: {type(exc).__name__}: {exc}",
                     UserWarning,
-                    stacklevel=2,
+                    stacklevel=3,
                 )
                 self._say(f"{cand.name}: failed ({type(exc).__name__}: {exc})")
                 continue
-            score = self._score(
-                scorer, [pred], seen[:, [j]], np.ones(1), target, sample_weight
-            )
-            self._say(
-                f"{cand.name} ({' + '.join(cand.blocks)}): {score:.4f} out of fold "
-                f"in {time.perf_counter() - start:.1f} s"
-            )
-            oof.append(pred)
-            kept.append((cand, j, models))
-            rows_out.append(
-                {
-                    "candidate": cand.name,
-                    "blocks": " + ".join(cand.blocks),
-                    "score": score,
-                    "fit_s": fit_s,
-                    "predict_s": predict_s,
-                }
-            )
-        if not kept:
+            if result.pred is None:
+                self._say(f"{cand.name}: {result.status}")
+            else:
+                result.score = self._score(
+                    scorer, [result.pred], seen[:, [j]], np.ones(1), target,
+                    sample_weight,
+                )  # fmt: skip
+                self._say(
+                    f"{cand.name} ({' + '.join(cand.blocks)}): {result.score:.4f} "
+                    f"out of fold in {time.perf_counter() - start:.1f} s"
+                )
+            results.append(result)
+        if not any(r.pred is not None for r in results):
             raise ValueError("every candidate failed; see the warnings for why")
-        seen_kept = seen[:, [j for _, j, _ in kept]]
+        return results
+
+    def _fit_candidate(
+        self, j, cand, table, target, folds, seen, params, budget, must_finish
+    ) -> _Result:
+        """One candidate's fold fits, in chunks of ``n_jobs`` folds (all at once
+        without a time limit); skipped when its estimated cost no longer fits."""
+        n, k = len(target), len(self._prior)
+        result = _Result(cand, j, seen=seen[:, j])
+        rows_of = [(tr[seen[tr, j]], te[seen[te, j]]) for tr, te in folds]
+        if budget.limit is None:
+            chunk = len(folds)
+        else:
+            chunk = max(1, effective_n_jobs(self.n_jobs))
+            if budget.left() <= 0 and not must_finish:
+                result.status = "skipped: the time limit was spent before it started"
+                return result
+        done: list[tuple] = []
+        while len(done) < len(folds):
+            if done and budget.limit is not None and not must_finish:
+                rest = len(folds) - len(done)
+                per_fold = float(np.mean([f + p for _, _, f, p in done]))
+                need = -(-rest // chunk) * per_fold + self._refit_estimate(
+                    done, rows_of, n
+                )
+                if need > budget.left():
+                    result.status = (
+                        f"skipped: {len(done)} fold(s) took {per_fold:.1f} s each; "
+                        f"the other {rest} and its refit (about {need:.0f} s) do "
+                        f"not fit the {max(budget.left(), 0):.0f} s left"
+                    )
+                    result.fit_s = sum(f for _, _, f, _ in done)
+                    result.predict_s = sum(p for _, _, _, p in done)
+                    return result
+            # On the first fold of a time limit, alone: its time is the estimate.
+            size = 1 if not done and budget.limit is not None else chunk
+            batch = rows_of[len(done) : len(done) + size]
+            done += Parallel(n_jobs=self.n_jobs)(
+                delayed(_fit_predict)(
+                    clone(cand.estimator),
+                    table.frame(cand.columns, train, cand.native),
+                    target[train],
+                    table.frame(cand.columns, test, cand.native) if len(test) else None,
+                    self._method,
+                    _check_method_params(_NO_COLUMNS(n), params, train),
+                )
+                for train, test in batch
+            )
+        pred = np.full((n, k), np.nan)
+        for (_, test), (_, out, _, _) in zip(rows_of, done, strict=True):
+            if len(test):
+                pred[test] = self._align(*out, len(test))
+        result.pred = pred
+        result.models = [model for model, *_ in done]
+        result.train_rows = sum(len(train) for train, _ in rows_of)
+        result.fit_s = sum(f for _, _, f, _ in done)
+        result.predict_s = sum(p for _, _, _, p in done)
+        return result
+
+    def _refit_estimate(self, done, rows_of, n_rows) -> float:
+        """Seconds a refit on every row would take, from the folds' fit times
+        (linear in the rows); 0 without refit."""
+        if not self.refit:
+            return 0.0
+        per_row = sum(f for _, _, f, _ in done) / max(
+            1, sum(len(train) for train, _ in rows_of[: len(done)])
+        )
+        return per_row * n_rows
+
+    # -- stage 3: the selection -------------------------------------------------
+    def _select_ensemble(self, kept, target, sample_weight, scorer) -> np.ndarray:
+        """Greedy selection over the kept candidates' out-of-fold predictions;
+        sets ``selection_trace_``, ``oof_score_`` and ``oof_predictions_``."""
+        n = len(target)
+        oof = [r.pred for r in kept]
+        seen = np.stack([r.seen for r in kept], axis=1)
         selector = (
             scorer
             if self.selection_scoring is None
             else check_scoring(self, scoring=self.selection_scoring)
         )
+        everywhere = np.ones((n, 1), bool)
         weights, trace = greedy_selection(
             oof,
-            seen_kept,
+            seen,
             lambda p: self._score(
-                selector, [p], np.ones((n, 1), bool), np.ones(1), target, sample_weight
+                selector, [p], everywhere, np.ones(1), target, sample_weight
             ),
             self._prior,
             ensemble_size=self.ensemble_size,
         )
-        ensemble_oof = combine(oof, seen_kept, weights, self._prior)
+        ensemble_oof = combine(oof, seen, weights, self._prior)
         self.oof_score_ = self._score(
-            scorer,
-            [ensemble_oof],
-            np.ones((n, 1), bool),
-            np.ones(1),
-            target,
-            sample_weight,
+            scorer, [ensemble_oof], everywhere, np.ones(1), target, sample_weight
         )
         self.selection_trace_ = trace
+        self.oof_predictions_ = {r.cand.name: self._unalign(r.pred) for r in kept}
+        self.oof_predictions_["ensemble"] = self._unalign(ensemble_oof)
+        return weights
 
-        # Refit the chosen candidates on every row they see, or keep fold models
-        # (of every candidate, so that score_candidates can compare them all).
+    # -- stage 4: the refit -----------------------------------------------------
+    def _refit(self, kept, weights, table, target, params, budget) -> None:
+        """Refit each chosen candidate on every row it sees (``refit=True``),
+        or keep every candidate's fold models; a chosen candidate whose refit
+        no longer fits the time limit keeps its fold models."""
         self.estimators_ = {}
         self.weights_ = {}
         self._members = {}
-        for (cand, j, models), w in zip(kept, weights, strict=True):
+        n = len(target)
+        for r, w in zip(kept, weights, strict=True):
+            r.weight = float(w)
             if w <= 0 and self.refit:
                 continue
+            fitted = r.models
             if self.refit:
-                rows = np.flatnonzero(seen[:, j])
-                start = time.perf_counter()
-                fitted = clone(cand.estimator).fit(
-                    table.frame(cand.columns, rows, cand.native),
-                    target[rows],
-                    **params_of(j, rows),
-                )
-                refit_s = time.perf_counter() - start
-                self._say(f"refitted {cand.name} (weight {w:.2f}) in {refit_s:.1f} s")
-            else:
-                fitted = models
-            self.estimators_[cand.name] = fitted
+                rows = np.flatnonzero(r.seen)
+                need = r.fit_s / max(1, r.train_rows) * len(rows)
+                if budget.limit is not None and need > budget.left():
+                    r.status = (
+                        f"fold models: a refit (about {need:.0f} s) does not fit the "
+                        f"{max(budget.left(), 0):.0f} s left"
+                    )
+                    self._say(f"{r.cand.name}: {r.status}")
+                else:
+                    frame = table.frame(r.cand.columns, rows, r.cand.native)
+                    start = time.perf_counter()
+                    with limited_threads(_threads_for(r.cand.estimator, frame)):
+                        fitted = clone(r.cand.estimator).fit(
+                            frame,
+                            target[rows],
+                            **_check_method_params(_NO_COLUMNS(n), params[r.j], rows),
+                        )
+                    self._say(
+                        f"refitted {r.cand.name} (weight {w:.2f}) in "
+                        f"{time.perf_counter() - start:.1f} s"
+                    )
+            self.estimators_[r.cand.name] = fitted
             if w > 0:
-                self.weights_[cand.name] = float(w)
-            self._members[cand.name] = (cand.blocks, cand.columns, cand.native)
+                self.weights_[r.cand.name] = float(w)
+            self._members[r.cand.name] = (r.cand.blocks, r.cand.columns, r.cand.native)
 
-        self.oof_predictions_ = {
-            cand.name: self._unalign(pred)
-            for (cand, _, _), pred in zip(kept, oof, strict=True)
-        }
-        self.oof_predictions_["ensemble"] = self._unalign(ensemble_oof)
-        board = pd.DataFrame(rows_out)
-        board["weight"] = [float(w) for w in weights]
-        ensemble_row = {
+    # -- stage 5: the leaderboard -----------------------------------------------
+    def _leaderboard(self, results, weights) -> pd.DataFrame:
+        """One row per candidate (skipped ones too, with why) and the ensemble."""
+        rows = [
+            {
+                "candidate": r.cand.name,
+                "blocks": " + ".join(r.cand.blocks),
+                "score": r.score,
+                "fit_s": r.fit_s,
+                "predict_s": r.predict_s,
+                "weight": r.weight,
+                "status": r.status,
+            }
+            for r in results
+        ]
+        chosen = [r for r in results if r.weight > 0]
+        ensemble = {
             "candidate": "ensemble",
-            "blocks": " + ".join(name for name in self.weights_),
+            "blocks": " + ".join(self.weights_),
             "score": self.oof_score_,
-            "fit_s": float(board.loc[board["weight"] > 0, "fit_s"].sum()),
-            "predict_s": float(board.loc[board["weight"] > 0, "predict_s"].sum()),
+            "fit_s": float(sum(r.fit_s for r in chosen)),
+            "predict_s": float(sum(r.predict_s for r in chosen)),
             "weight": float("nan"),
+            "status": "fitted",
         }
-        board = pd.concat([pd.DataFrame([ensemble_row]), board], ignore_index=True)
-        self.leaderboard_ = board.sort_values(
+        board = pd.DataFrame([ensemble, *rows])
+        return board.sort_values(
             "score", ascending=False, kind="stable", ignore_index=True
         )
-        self._say(
-            f"ensemble: {self.oof_score_:.4f} out of fold; weights "
-            + ", ".join(f"{name} {w:.2f}" for name, w in self.weights_.items())
-        )
-        return self
 
     def _score(self, scorer, preds, seen, weights, target, sample_weight=None) -> float:
         """The (weighted) score of the combined predictions."""
@@ -666,10 +836,11 @@ class _BaseEnsemble(DocLinkMixin, MetaEstimatorMixin, BaseEstimator):
                 frame = table.frame(columns, np.flatnonzero(rows), native)
                 fitted = self.estimators_[name]
                 models = fitted if isinstance(fitted, list) else [fitted]
-                outs = [
-                    self._align(*_predict(m, frame, self._method), int(rows.sum()))
-                    for m in models
-                ]
+                with limited_threads(_threads_for(models[0], frame)):
+                    outs = [
+                        self._align(*_predict(m, frame, self._method), int(rows.sum()))
+                        for m in models
+                    ]
                 pred[rows] = np.mean(outs, axis=0)
             preds.append(pred)
             seen.append(rows)
@@ -833,7 +1004,20 @@ class EnsembleClassifier(ClassifierMixin, _BaseEnsemble):
     on_error : {"warn", "raise"}, default="warn"
         A candidate that fails to fit: left out with a warning, or raised.
     n_jobs : int, default=None
-        Folds of a candidate fitted in parallel (joblib).
+        Folds of a candidate fitted in parallel (joblib, through
+        ``sklearn.utils.parallel`` so that scikit-learn's configuration reaches
+        the workers). Each fit runs on one thread per 2**25 cells of its
+        matrix (one for a few thousand rows), the caller's thread settings
+        restored after.
+    time_limit : float, default=None
+        Seconds the fit may take (AutoGluon's ``time_limit``); None: fit every
+        candidate. The candidates are fitted cheap ones first (trees and linear
+        models, then late fusion, then the neural heads); a candidate whose
+        estimated cost (from its first fold's time: the other folds and its
+        refit) no longer fits what is left is skipped, and a chosen candidate
+        whose refit no longer fits keeps its fold models. The first candidate
+        is always fitted, so a working model comes back even from a limit too
+        short for it. ``leaderboard_["status"]`` says what was skipped and why.
     random_state : int, RandomState instance or None, default=None
         Seed of the folds' shuffling (through ``cv``) and of the candidates.
     verbose : int, default=1
@@ -844,7 +1028,9 @@ class EnsembleClassifier(ClassifierMixin, _BaseEnsemble):
     leaderboard_ : DataFrame
         One row per candidate and one for the ensemble: ``candidate``,
         ``blocks``, out-of-fold ``score``, ``fit_s`` and ``predict_s`` (summed
-        over folds), ``weight``; best first.
+        over folds), ``weight``, ``status`` (``"fitted"``, ``"fold models:
+        ..."`` when ``time_limit`` left no time to refit it, ``"skipped: ..."``
+        with why; a skipped candidate has no score); best first.
     oof_predictions_ : dict of str to ndarray of shape (n_samples, n_classes)
         Out-of-fold probabilities of each candidate (NaN in rows it did not
         see) and of the ``"ensemble"``.
@@ -916,6 +1102,7 @@ class EnsembleClassifier(ClassifierMixin, _BaseEnsemble):
         device="auto",
         on_error="warn",
         n_jobs=None,
+        time_limit=None,
         random_state=None,
         verbose=1,
     ):
@@ -932,6 +1119,7 @@ class EnsembleClassifier(ClassifierMixin, _BaseEnsemble):
             device=device,
             on_error=on_error,
             n_jobs=n_jobs,
+            time_limit=time_limit,
             random_state=random_state,
             verbose=verbose,
         )
@@ -1048,7 +1236,20 @@ class EnsembleRegressor(RegressorMixin, _BaseEnsemble):
     on_error : {"warn", "raise"}, default="warn"
         A candidate that fails to fit: left out with a warning, or raised.
     n_jobs : int, default=None
-        Folds of a candidate fitted in parallel (joblib).
+        Folds of a candidate fitted in parallel (joblib, through
+        ``sklearn.utils.parallel`` so that scikit-learn's configuration reaches
+        the workers). Each fit runs on one thread per 2**25 cells of its
+        matrix (one for a few thousand rows), the caller's thread settings
+        restored after.
+    time_limit : float, default=None
+        Seconds the fit may take (AutoGluon's ``time_limit``); None: fit every
+        candidate. The candidates are fitted cheap ones first (trees and linear
+        models, then late fusion, then the neural heads); a candidate whose
+        estimated cost (from its first fold's time: the other folds and its
+        refit) no longer fits what is left is skipped, and a chosen candidate
+        whose refit no longer fits keeps its fold models. The first candidate
+        is always fitted, so a working model comes back even from a limit too
+        short for it. ``leaderboard_["status"]`` says what was skipped and why.
     random_state : int, RandomState instance or None, default=None
         Seed of the candidates (and of ``cv`` when it shuffles).
     verbose : int, default=1

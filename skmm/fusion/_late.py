@@ -23,7 +23,6 @@ from numbers import Integral
 from typing import Any
 
 import numpy as np
-from joblib import Parallel, delayed
 from sklearn.base import (
     BaseEstimator,
     ClassifierMixin,
@@ -49,13 +48,16 @@ from sklearn.utils.metadata_routing import (
     process_routing,
 )
 from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import (
     _check_method_params,
     check_is_fitted,
     column_or_1d,
 )
 
+from skmm._composition import NamedEstimatorsMixin
 from skmm._docs import DocLinkMixin
+from skmm._torch import auto_num_threads, limited_threads
 from skmm.compose._blocks import BlockLayout, split_blocks, validate_modality_input
 from skmm.fusion._weights import check_sample_weight, requesting_weights, weight_params
 
@@ -64,12 +66,30 @@ __all__ = ["LateFusionClassifier", "LateFusionRegressor"]
 _DROP = "drop"
 
 
+def _threads_for(X) -> int:
+    """Threads (BLAS, OpenMP, torch) of one modality's fit or predict: one per
+    ``skmm._torch.WORK_PER_THREAD`` cells of its block (one for a few thousand
+    rows, where more threads only wait on each other on shared cores)."""
+    return auto_num_threads(float(X.shape[0]) * max(1, X.shape[1]))
+
+
 def _fit_one(estimator, X, y, params):
-    return estimator.fit(X, y, **params)
+    with limited_threads(_threads_for(X)):
+        return estimator.fit(X, y, **params)
 
 
-class _BaseLateFusion(DocLinkMixin, MetaEstimatorMixin, BaseEstimator):
+def _cross_val_predict(estimator, X, y, cv, method, params):
+    with limited_threads(_threads_for(X)):
+        return cross_val_predict(estimator, X, y, cv=cv, method=method, params=params)
+
+
+class _BaseLateFusion(
+    NamedEstimatorsMixin, DocLinkMixin, MetaEstimatorMixin, BaseEstimator
+):
     """What the late-fusion classifier and regressor share."""
+
+    _composition_attr = "estimators"
+    _composition_what = "modality"
 
     _parameter_constraints: dict = {
         "estimator": [HasMethods(["fit", "predict"]), None],
@@ -104,43 +124,13 @@ class _BaseLateFusion(DocLinkMixin, MetaEstimatorMixin, BaseEstimator):
         self.n_jobs = n_jobs
 
     # -- parameters: ``estimators__<modality>__<param>`` reaches into the dict ----
-    def get_params(self, deep: bool = True) -> dict:
-        params = super().get_params(deep=deep)
-        if deep and isinstance(self.estimators, Mapping):
-            for name, est in self.estimators.items():
-                params[f"estimators__{name}"] = est
-                if hasattr(est, "get_params"):
-                    for key, value in est.get_params(deep=True).items():
-                        params[f"estimators__{name}__{key}"] = value
-        return params
+    def _named_estimators(self, editable: bool = False):
+        if not isinstance(self.estimators, Mapping):
+            return None
+        return [[name, est] for name, est in self.estimators.items()]
 
-    def set_params(self, **params):
-        nested = {k: v for k, v in params.items() if k.startswith("estimators__")}
-        rest = {k: v for k, v in params.items() if k not in nested}
-        if "estimators" in rest:
-            self.estimators = rest.pop("estimators")
-        if nested:
-            if not isinstance(self.estimators, Mapping):
-                raise ValueError(
-                    f"cannot set {sorted(nested)}: `estimators` is not a dict"
-                )
-            estimators = dict(self.estimators)
-            by_name: dict[str, dict] = {}
-            for key, value in nested.items():
-                name, _, sub = key[len("estimators__") :].partition("__")
-                if name not in estimators:
-                    raise ValueError(
-                        f"invalid parameter {key!r}: no modality {name!r} in "
-                        f"estimators (it has {list(estimators)})"
-                    )
-                if sub:
-                    by_name.setdefault(name, {})[sub] = value
-                else:
-                    estimators[name] = value
-            for name, sub_params in by_name.items():
-                estimators[name].set_params(**sub_params)
-            self.estimators = estimators
-        return super().set_params(**rest)
+    def _store_named_estimators(self, items) -> None:
+        self.estimators = dict((name, est) for name, est in items)
 
     # -- input ------------------------------------------------------------------
     def _validate_X(self, X, y=None, *, reset: bool):
@@ -372,13 +362,13 @@ class _BaseLateFusion(DocLinkMixin, MetaEstimatorMixin, BaseEstimator):
                     )
             cv = check_cv(cv, y, classifier=is_classifier(self))
             oof = Parallel(n_jobs=self.n_jobs)(
-                delayed(cross_val_predict)(
+                delayed(_cross_val_predict)(
                     clone(estimators[n]),
                     blocks[index[n]][rows[n]],
                     y[rows[n]],
-                    cv=cv,
-                    method=self._method,
-                    params=params[n],
+                    cv,
+                    self._method,
+                    params[n],
                 )
                 for n in names
             )
@@ -388,7 +378,7 @@ class _BaseLateFusion(DocLinkMixin, MetaEstimatorMixin, BaseEstimator):
             ]
             meta = self._meta_features(outputs, present[:, [index[n] for n in names]])
             final = clone(self._final_estimator())
-            self.final_estimator_ = final.fit(meta, y, **final_params)
+            self.final_estimator_ = _fit_one(final, meta, y, final_params)
         elif hasattr(self, "final_estimator_"):
             del self.final_estimator_
         return self
@@ -428,13 +418,16 @@ class _BaseLateFusion(DocLinkMixin, MetaEstimatorMixin, BaseEstimator):
             rows = present[:, j]
             pred = None
             if rows.any():
-                pred = getattr(est, self._method)(blocks[index[j]][rows])
+                block = blocks[index[j]][rows]
+                with limited_threads(_threads_for(block)):
+                    pred = getattr(est, self._method)(block)
             outputs.append(self._fill(pred, rows, est))
         if self.combiner == "stacking":
             meta = self._meta_features(outputs, present)
-            result = np.asarray(
-                getattr(self.final_estimator_, self._method)(meta), dtype=float
-            )
+            with limited_threads(_threads_for(meta)):
+                result = np.asarray(
+                    getattr(self.final_estimator_, self._method)(meta), dtype=float
+                )
             result = self._align(result, self.final_estimator_)
             none = ~present.any(axis=1)
         else:
@@ -500,7 +493,10 @@ class LateFusionClassifier(ClassifierMixin, _BaseLateFusion):
         Block name to a slice, column positions or column names; overrides the
         column prefixes. ``MultimodalUnion.output_indices_`` works as it is.
     n_jobs : int, default=None
-        Modalities fitted in parallel (joblib).
+        Modalities fitted in parallel (joblib, through ``sklearn.utils.parallel``
+        so that scikit-learn's configuration reaches the workers). Each fit and
+        predict runs on one thread per 2**25 cells of its block, the caller's
+        thread settings restored after.
 
     Attributes
     ----------
@@ -681,7 +677,8 @@ class LateFusionRegressor(RegressorMixin, _BaseLateFusion):
         Block name to a slice, column positions or column names; overrides the
         column prefixes. ``MultimodalUnion.output_indices_`` works as it is.
     n_jobs : int, default=None
-        Modalities fitted in parallel (joblib).
+        Modalities fitted in parallel (joblib, through ``sklearn.utils.parallel``);
+        each fit and predict on one thread per 2**25 cells of its block.
 
     Attributes
     ----------

@@ -26,12 +26,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from joblib import Parallel, delayed
 from sklearn.compose import ColumnTransformer
 from sklearn.metrics import check_scoring
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, validate_params
+from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted
 
 from skmm._dataframe import (
@@ -300,7 +300,7 @@ def modality_importance(
         A list names the modalities to inspect (default: all). A dict defines
         the groups: name to columns of ``X`` (names, positions or a slice).
     n_jobs : int, default=None
-        Modalities scored in parallel (joblib).
+        Modalities scored in parallel (joblib, through ``sklearn.utils.parallel``).
 
     Returns
     -------

@@ -80,7 +80,10 @@ def test_oof_score_is_never_below_the_best_candidate():
     assert clf.selection_trace_[0] == pytest.approx(singles["score"].max())
     assert sum(clf.weights_.values()) == pytest.approx(1.0)
     assert set(clf.weights_) == set(singles.index[singles["weight"] > 0])
-    assert list(board.columns) == ["blocks", "score", "fit_s", "predict_s", "weight"]
+    assert list(board.columns) == [
+        "blocks", "score", "fit_s", "predict_s", "weight", "status"
+    ]  # fmt: skip
+    assert set(board["status"]) == {"fitted"}  # no time limit: nothing skipped
     assert (singles["fit_s"] > 0).all()
 
 

@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--quick",
         action="store_true",
-        help="600 rows, 3 folds, 2 neural heads: under 2 minutes on 2 CPU cores",
+        help="600 rows, 2 neural heads, the ensemble on 2 inner folds",
     )
     demo.add_argument("--out", default="skmm_demo_report", help="report folder")
     demo.add_argument("--device", default="auto", help="torch device")

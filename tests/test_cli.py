@@ -371,3 +371,29 @@ def test_help_shows_defaults_examples_and_every_option(capsys, monkeypatch):
     assert "(default: linear)" in out and "(default: model.joblib)" in out
     assert "(0: none) (default: 0)" in out and "(default: False)" not in out
     assert "examples:\n  skmm fit train.csv --target label" in out
+
+
+def test_time_limit_needs_the_ensemble_head(table, tmp_path, capsys):
+    path, _ = table
+    out = tmp_path / "m.joblib"
+    assert fit(path, "--time-limit", "30", out=out) == 2
+    err = capsys.readouterr().err
+    assert "--time-limit bounds the ensemble's fit" in err
+    assert "pass it with --head ensemble, not --head linear" in err
+    assert fit(path, "--head", "ensemble", "--time-limit", "0", out=out) == 2
+    assert "--time-limit must be a positive number of seconds, got 0" in (
+        capsys.readouterr().err
+    )
+    assert not out.exists()
+
+
+def test_time_limit_reaches_the_ensemble(table, tmp_path, monkeypatch):
+    from skmm.ensemble import EnsembleClassifier
+
+    if "time_limit" not in EnsembleClassifier().get_params():
+        pytest.skip("this EnsembleClassifier has no time_limit")
+    path, _ = table
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "m.joblib"
+    assert fit(path, "--head", "ensemble", "--time-limit", "45", out=out) == 0
+    assert joblib.load(out)[-1].time_limit == 45

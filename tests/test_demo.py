@@ -97,14 +97,34 @@ def test_demo_saved_model_predicts_in_a_fresh_process(quick_report):
     assert set(eval(caches)) == {None}
 
 
-def test_demo_second_run_encodes_nothing(tmp_path):
+def test_demo_second_run_encodes_nothing(tmp_path, monkeypatch):
+    import joblib
+    from sklearn.base import clone
+    from sklearn.pipeline import Pipeline
+
+    from skmm import MultimodalUnion
     from skmm._demo import run_demo
+
+    # Every method's pipeline fit, as (its parameters, the rows it saw).
+    fits = []
+    pipeline_fit = Pipeline.fit
+
+    def recorded_fit(self, X, y=None, **params):
+        if isinstance(self.steps[0][1], MultimodalUnion):
+            fits.append((joblib.hash(clone(self)), tuple(X.index)))
+        return pipeline_fit(self, X, y, **params)
 
     lines = []
     kwargs = dict(
         quick=True, n_samples=90, cv=2, out=None, cache=tmp_path, progress=False
     )
-    first = run_demo(**kwargs, log=lines.append)
+    with monkeypatch.context() as patch:
+        patch.setattr(Pipeline, "fit", recorded_fit)
+        first = run_demo(**kwargs, log=lines.append)
+    # Nothing fitted twice on the same rows: 8 methods x 2 folds, then the best
+    # one on all 90 rows; its inspection reuses the fold models.
+    assert len(fits) == 8 * 2 + 1 and len(set(fits)) == len(fits)
+    assert sum(len(rows) == 90 for _, rows in fits) == 1
     encoded = [line for line in lines if " encoded, " in line]
     assert len(encoded) == 2 and "0 encoded" not in encoded[0]
     lines.clear()
@@ -114,10 +134,13 @@ def test_demo_second_run_encodes_nothing(tmp_path):
     pd.testing.assert_frame_equal(
         first.table[["method", "score"]], second.table[["method", "score"]]
     )
-    # The best method is inspected on its own modalities, on a held-out quarter.
+    # The best method is inspected on its own modalities, out of fold: each row
+    # once, predicted by the fold model that did not see it; one permutation of
+    # each modality per fold.
     best = first.table.set_index("method").loc[first.best, "modalities"]
     assert first.importance["modality"].tolist() == best.split(" + ")
-    assert first.confusion.sum() == 23
+    assert first.confusion.sum() == 90
+    assert all(len(values) == 2 for values in first.importance["importances"])
 
 
 def test_demo_unknown_dataset_is_refused():

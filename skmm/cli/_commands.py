@@ -80,6 +80,7 @@ def fit(args: argparse.Namespace) -> int:
             task=args.task,
             head=args.head,
             fusion=args.fusion,
+            time_limit=args.time_limit,
             image_model=args.image_model,
             image_weights=args.image_weights,
             text_model=args.text_model,

@@ -92,6 +92,7 @@ def build_model(
     task: str = "auto",
     head: str = "linear",
     fusion: str = "concat",
+    time_limit: float | None = None,
     image_model: str = "tf_efficientnet_lite0",
     image_weights: str | None = None,
     text_model: str = "all-MiniLM-L6-v2",
@@ -131,6 +132,9 @@ def build_model(
         codes, which its trees split on natively).
     fusion : str, default="concat"
         The fusion type of ``head="fusion"``.
+    time_limit : float, default=None
+        Seconds each fit of the ensemble may take (its ``time_limit``); only with
+        ``head="ensemble"``.
     image_model, text_model : str
         timm and sentence-transformers model names.
     image_weights : str, default=None
@@ -196,6 +200,15 @@ def build_model(
         raise CommandError(f"column {twice[0]!r} is given as two kinds of columns")
     if head not in HEADS:
         raise CommandError(f"unknown head {head!r}: linear, fusion, late or ensemble")
+    if time_limit is not None and head != "ensemble":
+        raise CommandError(
+            f"--time-limit bounds the ensemble's fit (candidates that no longer "
+            f"fit in it are skipped): pass it with --head ensemble, not --head {head}"
+        )
+    if time_limit is not None and not time_limit > 0:
+        raise CommandError(
+            f"--time-limit must be a positive number of seconds, got {time_limit:g}"
+        )
 
     notes = []
     y = table[target]
@@ -272,6 +285,8 @@ def build_model(
         random_state=random_state,
         verbose=verbose,
     )
+    if time_limit is not None:
+        model[-1].set_params(time_limit=time_limit)
     spec = Spec(
         target=target,
         task=task,

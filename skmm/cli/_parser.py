@@ -87,12 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--quick",
         action="store_true",
-        help="600 rows, 3 folds, 2 neural heads: under 2 minutes on 2 CPU cores",
+        help="600 rows, 2 neural heads, the ensemble on 2 inner folds",
     )
     demo.add_argument("--out", default="skmm_demo_report", help="report folder")
     demo.add_argument("--device", default="auto", help="torch device")
     demo.add_argument("--n-samples", type=int, help="rows (default 1500)")
-    demo.add_argument("--cv", type=int, help="folds (default 5; quick 3)")
+    demo.add_argument("--cv", type=int, help="folds (default 3)")
     demo.add_argument("--cache", help="embedding cache folder (default OUT/cache)")
     demo.add_argument("--data-home", help="where av-digits is read or downloaded")
     demo.add_argument(
@@ -157,6 +157,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--fusion",
         default="concat",
         help="fusion type of --head fusion (concat, gated, attention, ...)",
+    )
+    fit.add_argument(
+        "--time-limit",
+        type=float,
+        metavar="SECONDS",
+        help="seconds each fit of --head ensemble may take: its candidates are "
+        "fitted cheap first and those that no longer fit are skipped (default: "
+        "fit them all)",
     )
     fit.add_argument(
         "--cv",

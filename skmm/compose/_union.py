@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 
 import numpy as np
@@ -17,6 +18,7 @@ from skmm._docs import DocLinkMixin
 from skmm.compose._blocks import MISSING_INDICATOR
 from skmm.compose._categorical import CategoricalEncoder
 from skmm.encoders._base import BaseEncoder
+from skmm.exceptions import SkmmWarning
 
 __all__ = ["MultimodalUnion", "make_multimodal_union"]
 
@@ -223,6 +225,51 @@ class MultimodalUnion(DocLinkMixin, ColumnTransformer):
     def _indicates(self, transformer) -> bool:
         """Whether the block of ``transformer`` gets a ``missing`` column."""
         return self.missing == "indicator" and _encoder_in(transformer) is not None
+
+    def fit_transform(self, X, y=None, **params):
+        """As ColumnTransformer's; a block or tabular column that is missing in
+        every training row gets a warning naming it (heads cannot learn from it)."""
+        out = super().fit_transform(X, y, **params)
+        self._warn_empty_blocks(out)
+        return out
+
+    def _warn_empty_blocks(self, out) -> None:
+        if hasattr(out, "toarray") or not hasattr(self, "output_indices_"):
+            return  # sparse output: no NaN from skmm's encoders to look for
+        values = out.to_numpy() if hasattr(out, "to_numpy") else np.asarray(out)
+        try:
+            values = np.asarray(values, dtype=np.float64)
+        except (TypeError, ValueError):  # categorical codes in a polars frame
+            return
+        names = self.get_feature_names_out()
+        for name, trans in self._output_blocks():
+            block = values[:, self.output_indices_[name]]
+            if block.shape[1] == 0 or len(block) == 0:
+                continue
+            if self._indicates(trans):
+                absent = block[:, -1] == 1
+            else:
+                absent = np.isnan(block).all(axis=1)
+            if absent.all():
+                warnings.warn(
+                    f"MultimodalUnion: block {name!r} is missing in every row of the "
+                    "training data (all values None/NaN): no head can learn from it; "
+                    "check its columns or leave the block out",
+                    SkmmWarning,
+                    stacklevel=3,
+                )
+                continue
+            empty = np.isnan(block).all(axis=0)
+            if empty.any() and not self._indicates(trans):
+                columns = names[self.output_indices_[name]][empty]
+                warnings.warn(
+                    f"MultimodalUnion: column {str(columns[0])!r} of block {name!r} "
+                    f"is NaN in every row of the training data"
+                    + (f" ({len(columns)} such columns)" if len(columns) > 1 else "")
+                    + ": no head can learn from it",
+                    SkmmWarning,
+                    stacklevel=3,
+                )
 
     # -- the four places where ColumnTransformer is extended --------------------
     def _validate_column_callables(self, X):

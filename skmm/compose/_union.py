@@ -241,7 +241,6 @@ class MultimodalUnion(DocLinkMixin, ColumnTransformer):
             values = np.asarray(values, dtype=np.float64)
         except (TypeError, ValueError):  # categorical codes in a polars frame
             return
-        names = self.get_feature_names_out()
         for name, trans in self._output_blocks():
             block = values[:, self.output_indices_[name]]
             if block.shape[1] == 0 or len(block) == 0:
@@ -261,7 +260,14 @@ class MultimodalUnion(DocLinkMixin, ColumnTransformer):
                 continue
             empty = np.isnan(block).all(axis=0)
             if empty.any() and not self._indicates(trans):
-                columns = names[self.output_indices_[name]][empty]
+                try:
+                    names = self.get_feature_names_out()
+                    columns = names[self.output_indices_[name]][empty]
+                except (AttributeError, ValueError):  # no names; transform says why
+                    start = self.output_indices_[name].start
+                    columns = [
+                        f"output column {start + j}" for j in np.flatnonzero(empty)
+                    ]
                 warnings.warn(
                     f"MultimodalUnion: column {str(columns[0])!r} of block {name!r} "
                     f"is NaN in every row of the training data"

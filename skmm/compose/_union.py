@@ -227,8 +227,25 @@ class MultimodalUnion(DocLinkMixin, ColumnTransformer):
         return self.missing == "indicator" and _encoder_in(transformer) is not None
 
     def fit_transform(self, X, y=None, **params):
-        """As ColumnTransformer's; a block or tabular column that is missing in
-        every training row gets a warning naming it (heads cannot learn from it)."""
+        """Fit every transformer and join their outputs, as ColumnTransformer does.
+
+        A block, or a column of a tabular block, that is missing in every
+        training row gets a ``SkmmWarning`` naming it (no head can learn from it).
+
+        Parameters
+        ----------
+        X : DataFrame or array-like
+            The input columns.
+        y : array-like, default=None
+            The target, passed to the transformers.
+        **params : dict
+            Fit parameters, routed as ColumnTransformer routes them.
+
+        Returns
+        -------
+        X_out : ndarray, sparse matrix or DataFrame
+            The joined blocks.
+        """
         out = super().fit_transform(X, y, **params)
         self._warn_empty_blocks(out)
         return out

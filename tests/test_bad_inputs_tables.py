@@ -10,6 +10,8 @@ each under a time limit.
 | non_number_at_predict | UnreadableValuesWarning: column, row, index label, value |
 | non_number_at_predict_cli | skmm predict: exit 0, a warning names column and value |
 | target_left_in_x | make_multimodal_pipeline drops it with a warning naming it |
+| all_nan_tabular_column | MultimodalUnion.fit: a warning naming the column and block |
+| all_missing_block | MultimodalUnion.fit: a warning naming the block |
 | fit_out_unwritable | skmm fit --out /proc/m.joblib: exit 2 before the fit |
 | fit_out_is_a_folder | skmm fit --out DIR: exit 2 before the fit |
 | evaluate_unseen_label | skmm evaluate: a note naming it; in the per-class table |
@@ -117,6 +119,39 @@ def target_left_in_x(ctx):
     assert ["label"] in [cols for _, _, cols in model[0].transformers]
 
 
+def _fit_warnings(union, X) -> list[str]:
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        union.fit_transform(X)
+    assert not [w for w in record if issubclass(w.category, RuntimeWarning)]
+    return [str(w.message) for w in record if issubclass(w.category, SkmmWarning)]
+
+
+def all_nan_tabular_column(ctx):
+    X = pd.DataFrame({"p": [np.nan] * 8, "q": np.arange(8.0)})
+    union = skmm.MultimodalUnion([("tab", "passthrough", ["p", "q"])])
+    messages = _fit_warnings(union, X)
+    assert len(messages) == 1
+    assert "column 'tab__p' of block 'tab' is NaN in every row" in messages[0]
+
+
+def all_missing_block(ctx):
+    from tests.conftest import TINY_IMAGE_MODEL
+
+    X = pd.DataFrame({"photo": [None] * 4, "q": np.arange(4.0)})
+    encoder = skmm.ImageEncoder(TINY_IMAGE_MODEL, pretrained=False, device="cpu")
+    union = skmm.MultimodalUnion(
+        [("image", encoder, "photo"), ("tab", "passthrough", ["q"])]
+    )
+    messages = _fit_warnings(union, X)
+    assert len(messages) == 1
+    assert "block 'image' is missing in every row of the training data" in messages[0]
+    # A prediction set without the block is normal: no warning at transform.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SkmmWarning)
+        union.transform(X)
+
+
 # -- the command line -------------------------------------------------------------
 def fit_out_unwritable(ctx):
     status, _, _ = _fit_cli(ctx, out="/proc/m.joblib")
@@ -172,6 +207,8 @@ CASES = {
         non_number_at_predict,
         non_number_at_predict_cli,
         target_left_in_x,
+        all_nan_tabular_column,
+        all_missing_block,
         fit_out_unwritable,
         fit_out_is_a_folder,
         evaluate_unseen_label,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
@@ -14,6 +16,7 @@ from skmm._docs import DocLinkMixin
 from skmm.compose._blocks import MISSING_INDICATOR
 from skmm.compose._categorical import CategoricalEncoder
 from skmm.encoders._base import BaseEncoder
+from skmm.exceptions import SkmmWarning
 
 __all__ = ["MultimodalUnion"]
 
@@ -220,6 +223,74 @@ class MultimodalUnion(DocLinkMixin, ColumnTransformer):
     def _indicates(self, transformer) -> bool:
         """Whether the block of ``transformer`` gets a ``missing`` column."""
         return self.missing == "indicator" and _encoder_in(transformer) is not None
+
+    def fit_transform(self, X, y=None, **params):
+        """Fit every transformer and join their outputs, as ColumnTransformer does.
+
+        A block, or a column of a tabular block, that is missing in every
+        training row gets a ``SkmmWarning`` naming it (no head can learn from it).
+
+        Parameters
+        ----------
+        X : DataFrame or array-like
+            The input columns.
+        y : array-like, default=None
+            The target, passed to the transformers.
+        **params : dict
+            Fit parameters, routed as ColumnTransformer routes them.
+
+        Returns
+        -------
+        X_out : ndarray, sparse matrix or DataFrame
+            The joined blocks.
+        """
+        out = super().fit_transform(X, y, **params)
+        self._warn_empty_blocks(out)
+        return out
+
+    def _warn_empty_blocks(self, out) -> None:
+        if hasattr(out, "toarray") or not hasattr(self, "output_indices_"):
+            return  # sparse output: no NaN from skmm's encoders to look for
+        values = out.to_numpy() if hasattr(out, "to_numpy") else np.asarray(out)
+        try:
+            values = np.asarray(values, dtype=np.float64)
+        except (TypeError, ValueError):  # categorical codes in a polars frame
+            return
+        for name, trans in self._output_blocks():
+            block = values[:, self.output_indices_[name]]
+            if block.shape[1] == 0 or len(block) == 0:
+                continue
+            if self._indicates(trans):
+                absent = block[:, -1] == 1
+            else:
+                absent = np.isnan(block).all(axis=1)
+            if absent.all():
+                warnings.warn(
+                    f"MultimodalUnion: block {name!r} is missing in every row of the "
+                    "training data (all values None/NaN): no head can learn from it; "
+                    "check its columns or leave the block out",
+                    SkmmWarning,
+                    stacklevel=3,
+                )
+                continue
+            empty = np.isnan(block).all(axis=0)
+            if empty.any() and not self._indicates(trans):
+                try:
+                    names = self.get_feature_names_out()
+                    columns = names[self.output_indices_[name]][empty]
+                except (AttributeError, ValueError):  # no names; transform says why
+                    start = self.output_indices_[name].start
+                    columns = [
+                        f"output column {start + j}" for j in np.flatnonzero(empty)
+                    ]
+                warnings.warn(
+                    f"MultimodalUnion: column {str(columns[0])!r} of block {name!r} "
+                    f"is NaN in every row of the training data"
+                    + (f" ({len(columns)} such columns)" if len(columns) > 1 else "")
+                    + ": no head can learn from it",
+                    SkmmWarning,
+                    stacklevel=3,
+                )
 
     # -- the four places where ColumnTransformer is extended --------------------
     def _validate_column_callables(self, X):

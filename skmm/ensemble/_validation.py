@@ -206,7 +206,9 @@ def _row(i: int, index) -> str:
         and index.equals(pd.RangeIndex(len(index)))
     ):
         return f"row {int(i)}"
-    return f"row {int(i)} (index {index[int(i)]!r})"
+    label = index[int(i)]
+    label = label.item() if isinstance(label, np.generic) else label
+    return f"row {int(i)} (index {label!r})"
 
 
 def failure_message(name: str, estimator: Any, exc: BaseException) -> str:

@@ -75,6 +75,14 @@ def test_names_the_ensemble_cannot_address_are_refused(name):
         ens.fit(X, y)
 
 
+def test_a_name_that_an_expanded_candidate_also_takes_is_refused():
+    # "linear" reads each embedding block as "linear[text]"; the dict adds one more.
+    X, y = _frame()
+    ens = EnsembleClassifier({"linear[text]": LogisticRegression()}, preset="fast")
+    with pytest.raises(ValueError, match=r"unique, got \['linear\[text\]'\]"):
+        ens.fit(X, y)
+
+
 # -- BAD 2: test folds that are not a partition of the rows ---------------------
 
 
@@ -202,11 +210,41 @@ def test_a_dict_lacking_a_block_at_predict_names_it():
         ens.predict({"text": X["text"]})
 
 
+def test_a_candidates_own_cv_too_large_for_its_classes_is_explained():
+    # 4 classes of 3 rows: an outer training fold has 2 rows of each class, fewer
+    # than the user's LogisticRegressionCV(cv=3) needs.
+    from sklearn.linear_model import LogisticRegressionCV
+
+    y = np.repeat(np.arange(4), 3)
+    X = pd.DataFrame({"text__0000": y + 0.1 * np.arange(12), "tab__a": y * 1.0})
+    ens = EnsembleClassifier(
+        [("own", LogisticRegressionCV(cv=3), "all"), ("lin", LogisticRegression())],
+        cv=3,
+        verbose=0,
+    )
+    with pytest.warns(UserWarning, match="candidate 'own' failed") as record:
+        ens.fit(X, y)
+    message = next(str(w.message) for w in record if "'own'" in str(w.message))
+    assert "LogisticRegressionCV" in message
+    assert "inside the candidate, not the ensemble's cv" in message
+
+
+def test_infinity_in_a_dict_block_names_the_block_row_and_column():
+    rng = np.random.default_rng(0)
+    X = {"text": rng.normal(size=(30, 3))}
+    X["text"][4, 1] = np.inf
+    ens = EnsembleClassifier([("lin", LogisticRegression(), "all")], cv=3)
+    with pytest.raises(ValueError, match="block 'text', column 1 holds inf at row 4"):
+        ens.fit(X, np.arange(30) % 2)
+
+
 def test_a_failing_candidate_is_named_with_its_reason():
     X, y = _frame()
     ens = EnsembleClassifier(
         [("lin", LogisticRegression(), "all"), ("bad", _Broken(), "all")], cv=3
     )
-    with pytest.warns(UserWarning, match=r"'bad' \(_Broken\).*the broken estimator"):
+    with pytest.warns(
+        UserWarning, match=r"'bad' failed.*\(_Broken\).*the broken estimator"
+    ):
         ens.fit(X, y)
     assert list(ens.weights_) == ["lin"]

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from sklearn.metrics import check_scoring, get_scorer_names
 
 __all__ = [
@@ -140,6 +141,8 @@ def check_input(X, layout=None) -> None:
     """Refuse text and infinity in the ensemble's input, and (``layout``, at
     predict) a dict that lacks a block seen in fit, naming the column or block,
     the row with its index label, and the value."""
+    if sp.issparse(X):
+        return  # refused later, as scikit-learn does
     if isinstance(X, Mapping):
         if layout is not None and layout.from_dict:
             missing = [name for name in layout.names if name not in X]
@@ -181,7 +184,9 @@ def _check_column(col: np.ndarray, what: str, index) -> None:
         numbers = col
     else:  # object or strings: what np.asarray(dtype=float) would fail on
         numbers = pd.to_numeric(pd.Series(col), errors="coerce").to_numpy(float)
-        bad = np.flatnonzero(np.isnan(numbers) & ~pd.isna(col))
+        # Text only: other objects get numpy's own error, as scikit-learn's.
+        text = np.array([isinstance(v, str) for v in col], dtype=bool)
+        bad = np.flatnonzero(np.isnan(numbers) & text)
         if len(bad):
             raise ValueError(
                 f"{what} holds {col[bad[0]]!r} at {_row(bad[0], index)} "

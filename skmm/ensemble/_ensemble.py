@@ -987,7 +987,8 @@ class EnsembleClassifier(ClassifierMixin, _BaseEnsemble):
     preset : {"default", "fast"}, default="default"
         ``"fast"`` leaves out the neural fusion heads.
     cv : int, cross-validation generator or iterable, default=5
-        The folds every candidate is fitted on (stratified for an int).
+        The folds every candidate is fitted on (stratified for an int). Their
+        test parts must hold each row exactly once, as for ``cross_val_predict``.
     scoring : str or callable, default=None
         What the leaderboard reports and the selection maximises; None:
         accuracy (as ``score``).
@@ -1226,7 +1227,8 @@ class EnsembleRegressor(RegressorMixin, _BaseEnsemble):
     preset : {"default", "fast"}, default="default"
         ``"fast"`` leaves out the neural fusion heads.
     cv : int, cross-validation generator or iterable, default=5
-        The folds every candidate is fitted on.
+        The folds every candidate is fitted on; their test parts must hold
+        each row exactly once.
     scoring : str or callable, default=None
         What the leaderboard reports and the selection maximises; None: R²
         (as ``score``).

@@ -17,6 +17,7 @@ from sklearn.ensemble import (
     HistGradientBoostingRegressor,
 )
 from sklearn.linear_model import LogisticRegressionCV, RidgeCV
+from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 
 from skmm.ensemble._views import BlockStandardizer, EmbeddingProjection
@@ -27,7 +28,7 @@ from skmm.fusion import (
     LateFusionRegressor,
 )
 
-__all__ = ["SELECTORS", "default_candidates"]
+__all__ = ["SELECTORS", "InnerStratifiedKFold", "default_candidates"]
 
 #: What the third element of a candidate may name besides block names.
 SELECTORS = {
@@ -53,6 +54,40 @@ _LOGISTIC_CV_KWARGS = (
     if "use_legacy_attributes" in inspect.signature(LogisticRegressionCV).parameters
     else {}
 )
+
+
+class InnerStratifiedKFold(StratifiedKFold):
+    """The folds of a candidate's own cross-validation (LogisticRegressionCV's).
+
+    Shuffled stratified K folds, so that a run of rows (of one class, of zero
+    sample weight) lands in every fold, and no more folds than the smallest
+    class has rows (at least 2), so that an outer training fold with 2 rows of
+    a class still fits: the user never set this ``cv``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmm.ensemble._candidates import InnerStratifiedKFold
+    >>> y = np.repeat([0, 1, 2], 2)
+    >>> len(list(InnerStratifiedKFold(3, random_state=0).split(y[:, None], y)))
+    2
+    """
+
+    def __init__(self, n_splits=3, *, random_state=None):
+        super().__init__(n_splits, shuffle=True, random_state=random_state)
+
+    def _folds(self, y) -> int:
+        smallest = np.unique(np.asarray(y), return_counts=True)[1].min()
+        return int(max(2, min(self.n_splits, smallest)))
+
+    def split(self, X, y, groups=None):
+        folds = StratifiedKFold(
+            self._folds(y), shuffle=True, random_state=self.random_state
+        )
+        return folds.split(X, y, groups)
+
+    def get_n_splits(self, X=None, y=None, groups=None):
+        return self.n_splits if y is None else self._folds(y)
 
 
 def default_candidates(
@@ -108,7 +143,7 @@ def default_candidates(
                 BlockStandardizer(),
                 LogisticRegressionCV(
                     Cs=np.logspace(-3, 1, 5),
-                    cv=3,
+                    cv=InnerStratifiedKFold(3, random_state=random_state),
                     scoring="neg_log_loss",
                     class_weight=class_weight,
                     max_iter=1000,

@@ -59,6 +59,13 @@ from skmm._torch import auto_num_threads, limited_threads, seed_from
 from skmm.compose._blocks import infer_layout, validate_modality_input
 from skmm.ensemble._candidates import PRESETS, SELECTORS, default_candidates
 from skmm.ensemble._selection import combine, greedy_selection
+from skmm.ensemble._validation import (
+    check_input,
+    check_names,
+    check_partition,
+    check_scorers,
+    failure_message,
+)
 from skmm.ensemble._views import (
     EmbeddingProjection,
     InputTable,
@@ -344,6 +351,7 @@ class _BaseEnsemble(
             X, learned = category_codes(X, cats, None if reset else self._categories)
             if reset:
                 self._categories = learned
+        check_input(X, None if reset else self.layout_)
         if reset:
             X, y = validate_modality_input(
                 self,
@@ -406,7 +414,9 @@ class _BaseEnsemble(
         embedding = [b for b in names if table.embedding.get(b, False)]
         resolved: list[_Candidate] = []
         seen_defaults: set = set()
-        for name, est, blocks, user in self._library(seed):
+        library = self._library(seed)
+        check_names([entry[0] for entry in library])
+        for name, est, blocks, user in library:
             if not user:
                 est = requesting_weights(est)
             if not hasattr(est, "fit"):
@@ -427,6 +437,7 @@ class _BaseEnsemble(
                 resolved.append(
                     _Candidate(cand_name, clone(est), group, table, user, name)
                 )
+        check_names([c.name for c in resolved], "the expanded candidates'")
         if not resolved:
             raise ValueError(
                 f"no candidate reads any of the input's blocks {names}; give "
@@ -540,7 +551,8 @@ class _BaseEnsemble(
                 table.values, target
             )
         )
-        scorer = check_scoring(self, scoring=self.scoring)
+        check_partition(folds, len(target), getattr(X, "index", None))
+        scorer, _ = check_scorers(self, target, sample_weight)
         self._say(
             f"{len(candidates)} candidates, {len(folds)} folds, {len(target)} rows, "
             f"blocks {list(table.layout.names)}"
@@ -606,8 +618,7 @@ class _BaseEnsemble(
                 if self.on_error == "raise":
                     raise
                 warnings.warn(
-                    f"candidate {cand.name!r} failed and is left out of the "
-                    f"ensemble: {type(exc).__name__}: {exc}",
+                    failure_message(cand.name, cand.estimator, exc),
                     UserWarning,
                     stacklevel=3,
                 )
@@ -976,7 +987,8 @@ class EnsembleClassifier(ClassifierMixin, _BaseEnsemble):
     preset : {"default", "fast"}, default="default"
         ``"fast"`` leaves out the neural fusion heads.
     cv : int, cross-validation generator or iterable, default=5
-        The folds every candidate is fitted on (stratified for an int).
+        The folds every candidate is fitted on (stratified for an int). Their
+        test parts must hold each row exactly once, as for ``cross_val_predict``.
     scoring : str or callable, default=None
         What the leaderboard reports and the selection maximises; None:
         accuracy (as ``score``).
@@ -1215,7 +1227,8 @@ class EnsembleRegressor(RegressorMixin, _BaseEnsemble):
     preset : {"default", "fast"}, default="default"
         ``"fast"`` leaves out the neural fusion heads.
     cv : int, cross-validation generator or iterable, default=5
-        The folds every candidate is fitted on.
+        The folds every candidate is fitted on; their test parts must hold
+        each row exactly once.
     scoring : str or callable, default=None
         What the leaderboard reports and the selection maximises; None: R²
         (as ``score``).

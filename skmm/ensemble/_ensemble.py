@@ -576,6 +576,16 @@ class _BaseEnsemble(
     def _prepare(self, X, y, sample_weight):
         """The validated InputTable, the encoded target and the row weights."""
         table, y = self._table(X, y, reset=True)
+        empty = np.flatnonzero(np.isnan(table.values).all(axis=0))
+        if len(empty):
+            names = [str(table.names[j]) for j in empty]
+            warnings.warn(
+                f"{type(self).__name__}: the columns {names} are NaN in every "
+                "training row; no candidate reads them",
+                UserWarning,
+                stacklevel=3,
+            )
+            table.empty = frozenset(int(j) for j in empty)
         if sample_weight is not None:
             sample_weight = check_sample_weight(sample_weight, len(y))
         _, target = self._encode_y(y, sample_weight)

@@ -78,6 +78,9 @@ class InputTable:
     layout: BlockLayout
     embedding: dict[str, bool]
     n_codes: dict[int, int]  # column position -> number of category codes
+    #: Positions of the columns that are NaN in every training row: no candidate
+    #: reads them (HistGradientBoosting cannot bin a column without a value).
+    empty: frozenset = frozenset()
 
     def present(self) -> np.ndarray:
         """(n_samples, n_blocks) bool: which rows have each block."""
@@ -86,7 +89,8 @@ class InputTable:
     def columns_of(self, blocks) -> np.ndarray:
         """Positions of the blocks' columns, indicators included, in input order."""
         slices = self.layout.slices()
-        return np.sort(np.concatenate([slices[b] for b in blocks]))
+        columns = np.sort(np.concatenate([slices[b] for b in blocks]))
+        return np.array([c for c in columns if int(c) not in self.empty], dtype=int)
 
     def frame(self, columns: np.ndarray, rows, native: bool) -> pd.DataFrame:
         """The candidate's view of ``rows``: a DataFrame of ``columns``."""

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.dummy import DummyClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import KFold, ShuffleSplit, train_test_split
 
@@ -246,3 +247,22 @@ def test_a_failing_candidate_is_named_with_its_reason():
     ):
         ens.fit(X, y)
     assert list(ens.weights_) == ["lin"]
+
+
+def test_a_column_nan_in_every_row_is_named_and_left_out():
+    # HistGradientBoosting cannot bin a column without a value ("window shape
+    # cannot be larger than input array shape"): the trees failed and were left out.
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 120)
+    X = pd.DataFrame({"tab__a": rng.normal(size=120) + y, "tab__p": np.nan})
+    ens = EnsembleClassifier(
+        [("hgb", HistGradientBoostingClassifier(max_iter=20), "all")], cv=3
+    )
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        ens.fit(X, y)
+    messages = [str(w.message) for w in record]
+    assert any("['tab__p'] are NaN in every training row" in m for m in messages)
+    assert not [m for m in messages if "failed" in m]
+    assert list(ens.weights_) == ["hgb"]
+    assert ens.predict(X.assign(tab__p=1.0)).shape == (120,)

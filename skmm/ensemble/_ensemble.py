@@ -774,16 +774,36 @@ class _BaseEnsemble(
                 else:
                     frame = table.frame(r.cand.columns, rows, r.cand.native)
                     start = time.perf_counter()
-                    with limited_threads(_threads_for(r.cand.estimator, frame)):
-                        fitted = clone(r.cand.estimator).fit(
-                            frame,
-                            target[rows],
-                            **_check_method_params(_NO_COLUMNS(n), params[r.j], rows),
+                    try:
+                        with limited_threads(_threads_for(r.cand.estimator, frame)):
+                            fitted = clone(r.cand.estimator).fit(
+                                frame,
+                                target[rows],
+                                **_check_method_params(
+                                    _NO_COLUMNS(n), params[r.j], rows
+                                ),
+                            )
+                    except Exception as exc:  # noqa: BLE001 - its fold models stay
+                        if self.on_error == "raise":
+                            raise
+                        r.status = "fold models: its refit on every row failed"
+                        warnings.warn(
+                            failure_message(
+                                r.cand.name,
+                                r.cand.estimator,
+                                exc,
+                                "failed to refit on every row and keeps its fold "
+                                "models",
+                            ),
+                            UserWarning,
+                            stacklevel=3,
                         )
-                    self._say(
-                        f"refitted {r.cand.name} (weight {w:.2f}) in "
-                        f"{time.perf_counter() - start:.1f} s"
-                    )
+                        self._say(f"{r.cand.name}: {r.status}")
+                    else:
+                        self._say(
+                            f"refitted {r.cand.name} (weight {w:.2f}) in "
+                            f"{time.perf_counter() - start:.1f} s"
+                        )
             self.estimators_[r.cand.name] = fitted
             if w > 0:
                 self.weights_[r.cand.name] = float(w)

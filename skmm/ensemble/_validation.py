@@ -216,8 +216,14 @@ def _row(i: int, index) -> str:
     return f"row {int(i)} (index {label!r})"
 
 
-def failure_message(name: str, estimator: Any, exc: BaseException) -> str:
-    """Why candidate ``name`` failed, for the warning that leaves it out."""
+def failure_message(
+    name: str,
+    estimator: Any,
+    exc: BaseException,
+    what: str = "failed and is left out of the ensemble",
+) -> str:
+    """Why candidate ``name`` failed, for the warning that leaves it out (or,
+    ``what``, keeps its fold models)."""
     reason = f"{type(exc).__name__}: {exc}"
     text = str(exc)
     hint = ""
@@ -229,10 +235,7 @@ def failure_message(name: str, estimator: Any, exc: BaseException) -> str:
         )
     elif "Sample weights must contain at least one non-zero" in text:
         hint = " (a fit inside the candidate saw only rows of zero sample_weight)"
-    return (
-        f"candidate {name!r} failed and is left out of the ensemble "
-        f"({_kind(estimator)}): {reason}{hint}"
-    )
+    return f"candidate {name!r} {what} ({_kind(estimator)}): {reason}{hint}"
 
 
 def _kind(estimator: Any) -> str:

@@ -266,3 +266,24 @@ def test_a_column_nan_in_every_row_is_named_and_left_out():
     assert not [m for m in messages if "failed" in m]
     assert list(ens.weights_) == ["hgb"]
     assert ens.predict(X.assign(tab__p=1.0)).shape == (120,)
+
+
+class _FailsOnEveryRow(_Counting):
+    """Fits on a fold, fails on all 120 rows (as LogisticRegressionCV's inner log
+    loss does on scikit-learn < 1.8 when a class has one row)."""
+
+    def fit(self, X, y):
+        if len(X) == 120:
+            raise ValueError("no fit on every row")
+        return super().fit(X, y)
+
+
+def test_a_failed_refit_keeps_the_fold_models_and_says_so():
+    X, y = _frame()
+    ens = EnsembleClassifier([("own", _FailsOnEveryRow(), "all")], cv=3)
+    with pytest.warns(UserWarning, match=r"'own' failed to refit.*no fit on every"):
+        ens.fit(X, y)
+    assert isinstance(ens.estimators_["own"], list)  # the 3 fold models
+    board = ens.leaderboard_.set_index("candidate")
+    assert board.loc["own", "status"].startswith("fold models")
+    assert ens.predict_proba(X).shape == (120, 2)

@@ -155,11 +155,22 @@ def check_input(X, layout=None) -> None:
             _check_array(np.asarray(value), f"block {key!r}", None)
         return
     if isinstance(X, pd.DataFrame):
+        # Float columns (an encoder's output: most of them) in one pass; the
+        # others (objects, strings, integers) one by one.
+        dtypes = list(X.dtypes)
+        floats = [
+            j for j, t in enumerate(dtypes) if isinstance(t, np.dtype) and t.kind == "f"
+        ]
+        if floats:
+            values = X.iloc[:, floats].to_numpy()
+            for k in np.flatnonzero(np.isinf(values).any(axis=0))[:1]:
+                name = f"column {str(X.columns[floats[k]])!r}"
+                _check_column(values[:, k], name, X.index)
+        done = set(floats)
         for j, column in enumerate(X.columns):
-            col = X.iloc[:, j]
-            if isinstance(col.dtype, pd.CategoricalDtype):
+            if j in done or isinstance(dtypes[j], pd.CategoricalDtype):
                 continue  # category codes: read by the ensemble itself
-            _check_column(col.to_numpy(), f"column {str(column)!r}", X.index)
+            _check_column(X.iloc[:, j].to_numpy(), f"column {str(column)!r}", X.index)
         return
     if hasattr(X, "columns") and hasattr(X, "to_pandas"):  # polars and the like
         return

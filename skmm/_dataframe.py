@@ -374,9 +374,14 @@ def category_codes(
         series = frame[name]
         if name not in learned:
             learned[name] = _categories_of(series)
-        values = series.cast(nw.String).to_list()
+        # Each value as ``str`` of the Python value, as ``_categories_of`` names
+        # the categories: a cast to String would spell an integer category of a
+        # column with missing values "0.0", which names no category.
         lookup = {str(v): float(i) for i, v in enumerate(learned[name])}
-        codes = [np.nan if v is None else lookup.get(v, np.nan) for v in values]
+        codes = [
+            np.nan if _is_missing(v) else lookup.get(str(v), np.nan)
+            for v in series.to_list()
+        ]
         replaced.append(
             nw.new_series(
                 name, codes, nw.Float64, backend=nw.get_native_namespace(frame)
@@ -385,6 +390,16 @@ def category_codes(
     if replaced:
         frame = frame.with_columns(*replaced)
     return nw.to_native(frame), learned
+
+
+def _is_missing(value: Any) -> bool:
+    """None, NaN, NaT or ``pd.NA``: a value that names no category."""
+    if value is None:
+        return True
+    try:
+        return bool(value != value)
+    except TypeError:  # pd.NA: its comparisons are NA, whose truth is ambiguous
+        return True
 
 
 def _categories_of(series: Any) -> list:

@@ -200,3 +200,20 @@ def test_categorical_columns_and_codes():
         pd.DataFrame({"a": pd.Categorical(["y", "z"])}), ["a"], learned
     )
     assert again["a"].tolist() == pytest.approx([1.0, np.nan], nan_ok=True)
+
+
+def test_category_codes_of_integer_categories_with_missing_values():
+    # A categorical column of integer codes (what the column-type detector's native
+    # blocks give) with a missing value: each value keeps its code, in pandas and
+    # polars; the codes were all NaN when the values were cast to strings ("0.0").
+    X = pd.DataFrame({"a": pd.Categorical([0, 12, None, 1], categories=range(13))})
+    codes, learned = category_codes(X, ["a"])
+    assert learned["a"][:3] == ["0", "1", "2"]
+    assert codes["a"].tolist() == pytest.approx([0.0, 12.0, np.nan, 1.0], nan_ok=True)
+    text = pd.DataFrame({"a": pd.array(["x", pd.NA, "y"], dtype="string")})
+    codes, learned = category_codes(text, ["a"])
+    assert codes["a"].tolist() == pytest.approx([0.0, np.nan, 1.0], nan_ok=True)
+    polars = pl.DataFrame({"a": ["x", None, "y"]}).cast({"a": pl.Categorical})
+    codes, _ = category_codes(polars, ["a"])
+    assert codes["a"].to_list()[0::2] == [0.0, 1.0]
+    assert np.isnan(codes["a"].to_list()[1])

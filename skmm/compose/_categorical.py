@@ -56,8 +56,9 @@ class CategoricalEncoder(
         float) share one code, as in ``OrdinalEncoder``.
     max_categories : int, default=None
         At most this many codes per column, the rarest categories sharing one.
-        A gradient-boosted tree takes at most 255 categories natively; wider
-        columns reach it as numbers.
+        HistGradientBoosting takes at most 255 categories natively (wider
+        columns reach it as numbers); the ensemble's LightGBM and CatBoost
+        trees take any number.
 
     Attributes
     ----------

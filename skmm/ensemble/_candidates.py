@@ -3,7 +3,10 @@
 Gradient-boosted trees on the tabular blocks (categories split natively), trees on
 the tabular blocks plus a few principal components of each embedding block, a
 regularised linear model per embedding block and on all blocks, late fusion, and
-(in the ``"default"`` preset) two neural fusion heads.
+(in the ``"default"`` preset) two neural fusion heads. LightGBM's and CatBoost's
+trees join them, in the presets of ``BOOSTED_PRESETS``, when the libraries are
+installed (``pip install skmm[boosting]``); ``not_installed_candidates`` names
+the ones left out.
 """
 
 from __future__ import annotations
@@ -20,6 +23,13 @@ from sklearn.linear_model import LogisticRegressionCV, RidgeCV
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 
+from skmm.ensemble._boosting import (
+    INSTALL_HINT,
+    LIBRARIES,
+    BoostedTreesClassifier,
+    BoostedTreesRegressor,
+    is_installed,
+)
 from skmm.ensemble._views import BlockStandardizer, EmbeddingProjection
 from skmm.fusion import (
     FusionClassifier,
@@ -28,7 +38,13 @@ from skmm.fusion import (
     LateFusionRegressor,
 )
 
-__all__ = ["SELECTORS", "InnerStratifiedKFold", "default_candidates"]
+__all__ = [
+    "BOOSTED_PRESETS",
+    "SELECTORS",
+    "InnerStratifiedKFold",
+    "default_candidates",
+    "not_installed_candidates",
+]
 
 #: What the third element of a candidate may name besides block names.
 SELECTORS = {
@@ -39,7 +55,26 @@ SELECTORS = {
     "each": "one candidate per embedding block, named '{name}[{block}]'",
 }
 
-PRESETS = ("default", "fast")
+PRESETS = ("default", "fast", "best")
+
+#: The presets each tree library's candidates are in (when it is installed).
+BOOSTED_PRESETS = {"lightgbm": ("best",), "catboost": ("best",)}
+
+# Chosen on 1,200 cached reviews, 5 folds (benchmarks/boosting_candidates.py; the
+# figures are in benchmarks/README.md): LightGBM with 15 leaves (31: a worse
+# out-of-fold log loss, 7: worse still) stopping early on a tenth of the rows;
+# CatBoost 100 iterations of depth 4 at rate 0.1, without early stopping (its
+# early stopping on a tenth of the rows lost log loss, and depth 6 or 300
+# iterations cost about twice as much for as good a score).
+_BOOSTED_SETTINGS: dict[str, dict[str, Any]] = {
+    "lightgbm": {"params": {"num_leaves": 15}},
+    "catboost": {
+        "n_estimators": 100,
+        "max_depth": 4,
+        "learning_rate": 0.1,
+        "early_stopping": False,
+    },
+}
 
 # The neural candidates stop after 5 epochs without a better validation loss
 # (the heads' default is 10) and keep their best epoch: on 1,500 cached reviews
@@ -103,8 +138,11 @@ def default_candidates(
     Parameters
     ----------
     task : {"classification", "regression"}, default="classification"
-    preset : {"default", "fast"}, default="default"
-        ``"fast"`` leaves the neural fusion heads out.
+    preset : {"default", "fast", "best"}, default="default"
+        ``"fast"`` leaves the neural fusion heads out; ``"best"`` adds, to the
+        default, LightGBM's and CatBoost's trees when installed
+        (``BOOSTED_PRESETS``): four more candidates, each about as costly as
+        ``hgb_projected`` or less (benchmarks/README.md).
     class_weight : {"balanced"} or dict, default=None
         Passed to the classifiers that take it.
     device : str, default="auto"
@@ -164,19 +202,35 @@ def default_candidates(
 
         late = LateFusionRegressor(linear())
 
+    def projected(estimator):
+        return make_pipeline(
+            EmbeddingProjection(16, random_state=random_state), estimator
+        )
+
     candidates: list[tuple[str, Any, Any]] = [
         ("hgb", tree(), "tabular"),
-        (
-            "hgb_projected",
-            make_pipeline(EmbeddingProjection(16, random_state=random_state), tree()),
-            "all",
-        ),
+        ("hgb_projected", projected(tree()), "all"),
+    ]
+    boosted = BoostedTreesClassifier if classify else BoostedTreesRegressor
+    extra = {"class_weight": class_weight} if classify else {}
+    for library in LIBRARIES:
+        if preset in BOOSTED_PRESETS[library] and is_installed(library):
+            for name, blocks in _boosted_names(library):
+                est = boosted(
+                    library,
+                    random_state=random_state,
+                    **_BOOSTED_SETTINGS[library],
+                    **extra,
+                )
+                candidates.append(
+                    (name, est if blocks == "tabular" else projected(est), blocks)
+                )
+    candidates += [
         ("linear", linear(), "each"),
         ("linear_all", linear(), "all"),
         ("late", late, "fused"),
     ]
-    if preset == "default":
-        extra = {"class_weight": class_weight} if classify else {}
+    if preset in ("default", "best"):
         head = FusionClassifier if classify else FusionRegressor
         for fusion in ("concat", "gated"):
             candidates.append(
@@ -193,3 +247,27 @@ def default_candidates(
                 )
             )
     return candidates
+
+
+def _boosted_names(library: str) -> list[tuple[str, str]]:
+    """(name, blocks) of a tree library's candidates: on the tabular blocks,
+    and on every block with each embedding projected."""
+    return [(library, "tabular"), (f"{library}_projected", "all")]
+
+
+def not_installed_candidates(preset: str = "default") -> list[tuple[str, str, str]]:
+    """The candidates ``default_candidates(preset=preset)`` leaves out because
+    their library is not installed: (name, blocks, why).
+
+    Examples
+    --------
+    >>> from skmm.ensemble._candidates import not_installed_candidates
+    >>> not_installed_candidates("fast")
+    []
+    """
+    return [
+        (name, blocks, f"not installed: {INSTALL_HINT}")
+        for library in LIBRARIES
+        if preset in BOOSTED_PRESETS[library] and not is_installed(library)
+        for name, blocks in _boosted_names(library)
+    ]

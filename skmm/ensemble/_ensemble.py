@@ -57,7 +57,12 @@ from skmm._dataframe import categorical_columns, category_codes
 from skmm._docs import DocLinkMixin
 from skmm._torch import auto_num_threads, limited_threads, seed_from
 from skmm.compose._blocks import infer_layout, validate_modality_input
-from skmm.ensemble._candidates import PRESETS, SELECTORS, default_candidates
+from skmm.ensemble._candidates import (
+    PRESETS,
+    SELECTORS,
+    default_candidates,
+    not_installed_candidates,
+)
 from skmm.ensemble._selection import combine, greedy_selection
 from skmm.ensemble._validation import (
     check_input,
@@ -319,6 +324,10 @@ class _BaseEnsemble(
         for name, value in (self.candidates or {}).items():
             names = [entry[0] for entry in library]
             if isinstance(value, str) and value == _DROP:
+                if name in {
+                    entry[0] for entry in not_installed_candidates(self.preset)
+                }:
+                    continue  # dropping what is not installed: nothing to do
                 if name not in names:
                     raise ValueError(
                         f"candidates drops {name!r}, which is not a candidate; the "
@@ -333,6 +342,18 @@ class _BaseEnsemble(
             else:
                 library.append((name, est, blocks or "all", True))
         return library
+
+    def _not_installed(self) -> dict[str, tuple[str, str]]:
+        """Default candidates left out because their library is not installed
+        (and not replaced or dropped by ``candidates``): name to (blocks, why)."""
+        if isinstance(self.candidates, list):
+            return {}
+        given = set(self.candidates or {})
+        return {
+            name: (blocks, why)
+            for name, blocks, why in not_installed_candidates(self.preset)
+            if name not in given
+        }
 
     def _named_estimators(self, editable: bool = False):
         """``[name, estimator, blocks]`` of the candidates ``candidates__<name>``
@@ -858,6 +879,18 @@ class _BaseEnsemble(
             }
             for r in results
         ]
+        rows += [
+            {
+                "candidate": name,
+                "blocks": blocks,
+                "score": float("nan"),
+                "fit_s": 0.0,
+                "predict_s": 0.0,
+                "weight": 0.0,
+                "status": why,
+            }
+            for name, (blocks, why) in self._not_installed().items()
+        ]
         chosen = [r for r in results if r.weight > 0]
         ensemble = {
             "candidate": "ensemble",
@@ -1048,8 +1081,10 @@ class EnsembleClassifier(ClassifierMixin, _BaseEnsemble):
         estimator, blocks)`` replaces it. ``blocks`` is a block name, a list of
         them, ``"all"``, ``"fused"``, ``"tabular"``, ``"embedding"`` or
         ``"each"``. Parameters are reachable as ``candidates__<name>__<param>``.
-    preset : {"default", "fast"}, default="default"
-        ``"fast"`` leaves out the neural fusion heads.
+    preset : {"default", "fast", "best"}, default="default"
+        ``"fast"`` leaves out the neural fusion heads; ``"best"`` adds LightGBM's
+        and CatBoost's trees (``pip install skmm[boosting]``; without it the
+        leaderboard says they were not installed).
     cv : int, cross-validation generator or iterable, default=5
         The folds every candidate is fitted on (stratified for an int). Their
         test parts must hold each row exactly once, as for ``cross_val_predict``.
@@ -1288,8 +1323,10 @@ class EnsembleRegressor(RegressorMixin, _BaseEnsemble):
     ----------
     candidates : list or dict, default=None
         As in :class:`EnsembleClassifier`, with regressors.
-    preset : {"default", "fast"}, default="default"
-        ``"fast"`` leaves out the neural fusion heads.
+    preset : {"default", "fast", "best"}, default="default"
+        ``"fast"`` leaves out the neural fusion heads; ``"best"`` adds LightGBM's
+        and CatBoost's trees (``pip install skmm[boosting]``; without it the
+        leaderboard says they were not installed).
     cv : int, cross-validation generator or iterable, default=5
         The folds every candidate is fitted on; their test parts must hold
         each row exactly once.

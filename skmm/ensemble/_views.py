@@ -51,22 +51,34 @@ def is_embedding_block(feature_names) -> bool:
     return bool(names) and all(n.isdigit() for n in names)
 
 
-def takes_categories(estimator) -> bool:
-    """Whether ``estimator`` splits on ``category`` columns natively.
+def takes_categories(estimator) -> int:
+    """How many categories ``estimator`` splits on natively per column (0: it
+    reads none, so they are one-hot encoded for it).
 
-    True for HistGradientBoosting, for estimators whose tags say they take
-    categorical input, and for a Pipeline whose first step does.
+    255 for HistGradientBoosting (``categorical_features="from_dtype"``) and for
+    estimators whose tags say they take categorical input, unless their class
+    sets ``_native_categories`` (LightGBM's and CatBoost's trees take any
+    number); for a Pipeline, 0 unless its first step takes categories, else the
+    fewest that one of its steps takes. A column with more categories than that
+    reaches the estimator as its codes, numbers.
     """
     if isinstance(estimator, Pipeline):
-        return takes_categories(estimator.steps[0][1])
+        steps = [s for _, s in estimator.steps if s not in (None, "passthrough")]
+        if not steps or not takes_categories(steps[0]):
+            return 0
+        return min(n for n in map(takes_categories, steps) if n)
     if isinstance(
         estimator, (HistGradientBoostingClassifier, HistGradientBoostingRegressor)
     ):
-        return getattr(estimator, "categorical_features", None) == "from_dtype"
+        native = getattr(estimator, "categorical_features", None) == "from_dtype"
+        return _MAX_NATIVE_CATEGORIES if native else 0
     try:
-        return bool(get_tags(estimator).input_tags.categorical)
+        tagged = bool(get_tags(estimator).input_tags.categorical)
     except (AttributeError, TypeError):
-        return False
+        return 0
+    if not tagged:
+        return 0
+    return int(getattr(estimator, "_native_categories", _MAX_NATIVE_CATEGORIES))
 
 
 @dataclass
@@ -92,8 +104,11 @@ class InputTable:
         columns = np.sort(np.concatenate([slices[b] for b in blocks]))
         return np.array([c for c in columns if int(c) not in self.empty], dtype=int)
 
-    def frame(self, columns: np.ndarray, rows, native: bool) -> pd.DataFrame:
-        """The candidate's view of ``rows``: a DataFrame of ``columns``."""
+    def frame(self, columns: np.ndarray, rows, native: int) -> pd.DataFrame:
+        """The candidate's view of ``rows``: a DataFrame of ``columns``, with a
+        categorical column typed ``category`` when it has at most ``native``
+        categories (``takes_categories``; True: 255), else its codes."""
+        limit = _MAX_NATIVE_CATEGORIES if native is True else int(native)
         values = self.values[rows][:, columns]
         data = {}
         for j, pos in enumerate(columns):
@@ -102,7 +117,7 @@ class InputTable:
             n = self.n_codes.get(int(pos))
             if n is None:
                 data[name] = col
-            elif native and n <= _MAX_NATIVE_CATEGORIES:
+            elif native and n <= limit:
                 data[name] = pd.Categorical(col, categories=np.arange(n, dtype=float))
             elif native:
                 data[name] = col  # too many categories for a tree: codes as numbers
@@ -233,6 +248,9 @@ class EmbeddingProjection(TransformerMixin, BaseEstimator):
     >>> list(out.columns)
     ['tab__price', 'text__pc0', 'text__pc1', 'text__pc2']
     """
+
+    #: Categories pass through unchanged, however many (``takes_categories``).
+    _native_categories = np.iinfo(np.int64).max
 
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],

@@ -52,6 +52,8 @@ def demo(args: argparse.Namespace) -> int:
 
 
 def fit(args: argparse.Namespace) -> int:
+    if args.image_weights is None:
+        _check_image_weights(args.image_model)
     from sklearn.base import clone
     from sklearn.model_selection import KFold, StratifiedKFold, cross_validate
 
@@ -131,6 +133,18 @@ def fit(args: argparse.Namespace) -> int:
         _report_cache(cache_folder(args))
     echo(f"saved {args.out}")
     return 0
+
+
+def _check_image_weights(model: str) -> None:
+    """Fail at once, before the table is read and torch or timm imported (5-8 s on
+    a busy machine), when ``--image-model``'s pretrained weights cannot be had: no
+    installed package ships them, no local cache holds them and the hub cannot be
+    reached (``HF_HUB_OFFLINE``, or no connection within a few seconds)."""
+    from skmm._weights import missing_timm_weights, weights_unavailable
+
+    reason = missing_timm_weights(model)
+    if reason is not None:
+        raise weights_unavailable(model, reason)
 
 
 def predict(args: argparse.Namespace) -> int:

@@ -215,7 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument(
         "--image-model",
         default="tf_efficientnet_lite0",
-        help="timm model of the image, audio and video encoders",
+        help="timm model of the image, audio and video encoders (without "
+        "--image-weights, weights that are in no local cache while the hub cannot "
+        "be reached are an error before the table is read)",
     )
     fit.add_argument(
         "--image-weights",

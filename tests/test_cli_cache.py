@@ -126,3 +126,50 @@ def test_fit_offline_without_a_weights_flag_uses_pretrained_features(tmp_path):
     assert (logits + raw["_fc.bias"]).argmax(1).tolist() == [698, 985]
     assert model.score(pd.DataFrame({"photo": photos}), ["china", "flower"]) == 1.0
     assert not os.path.exists(tmp_path / "hf" / "hub")  # nothing downloaded
+
+
+def test_the_cli_cache_is_bounded_by_cache_size(photo_table, tmp_path):
+    """--cache-size bounds the command's cache folder: a fit that writes past it
+    evicts the vectors used longest ago (here another encoder's, stored before),
+    keeps its own, and a later command still finds them."""
+    from skmm.cache import EmbeddingCache
+
+    folder = tmp_path / "cache"
+    old = EmbeddingCache(folder)
+    keys = [int(i).to_bytes(16, "little") for i in range(2000)]
+    for start in range(0, 2000, 500):
+        chunk = keys[start : start + 500]
+        old.put_many("old-encoder", chunk, np.ones((len(chunk), 128), "f4"))
+    old.close()
+    assert EmbeddingCache(folder).nbytes > 1024**2
+    model = str(tmp_path / "m.joblib")
+    tiny = ["--image-model", TINY_IMAGE_MODEL, "--image-weights", "random"]
+    cache = ["--cache", str(folder), "--cache-size", "400K"]
+    _run(
+        "-m", "skmm", "fit", str(photo_table), "--target", "label",
+        "--image-col", "photo", "--out", model, *tiny, *cache,
+    )  # fmt: skip
+    after = EmbeddingCache(folder)
+    assert after.nbytes <= 400 * 1024
+    found, _ = after.get_many("old-encoder", keys, 128)
+    assert found.sum() < 1000  # the oldest went first
+    evaluate = _run("-m", "skmm", "evaluate", model, str(photo_table), *cache)
+    line = next(x for x in evaluate.stderr.splitlines() if "embedding cache" in x)
+    assert " 0 encoded" in line  # the fit's own vectors were kept
+
+
+def test_cache_size_takes_units_and_refuses_the_rest(tmp_path):
+    from skmm.cli._parser import build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(["predict", "m.joblib", "t.csv"])
+    assert args.cache_size == 1024**3  # the default: 1G
+    args = parser.parse_args(["evaluate", "m", "t", "--cache-size", "250M"])
+    assert args.cache_size == 250 * 1024**2
+    result = subprocess.run(
+        [sys.executable, "-m", "skmm", "fit", "t.csv", "--target", "y",
+         "--cache-size", "lots"],
+        cwd=ROOT, capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "--cache-size: 'lots' is not a size" in result.stderr

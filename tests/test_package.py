@@ -40,6 +40,7 @@ LAYERS = {
     "skmm.datasets": 0,
     "skmm.io": 1,
     "skmm._progress": 1,
+    "skmm._weights": 1,
     "skmm.cache": 1,
     "skmm.encoders": 2,
     "skmm.compose": 3,  # the union: knows encoders, never a head

@@ -11,17 +11,29 @@ overflows its 4 KiB pages.
 Integrity: each vector is stored with a CRC-32 of (encoder, item, vector bytes), checked
 on every read (about 0.9 us per 2 KiB vector). SQLite's own integrity check does not
 see a vector's bytes changed in place; the checksum does, and a mismatch is a miss.
+
+Size: when each vector was last stored or read is kept apart from it, in a table of
+small rows (``uses``: the vector's rowid, unix seconds), so that recording a read
+rewrites a 16-byte row, not the page of a 2-5 KiB vector; a read records it at most
+once an hour. With ``max_bytes``, a write that takes the file's pages in use beyond
+it deletes the least recently used vectors, in the same transaction, down to 90% of
+it (so that not every write evicts), and the file gives back the pages beyond the
+bound (``auto_vacuum=INCREMENTAL``, set on the files it creates; a file of an earlier
+skmm keeps its size and reuses its free pages).
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import sqlite3
 import threading
+import time
 import warnings
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from numbers import Integral
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -35,6 +47,14 @@ __all__ = ["CacheInfo", "EmbeddingCache", "open_cache"]
 _FILENAME = "embeddings-v1.sqlite3"
 _QUERY_CHUNK = 500  # keys per SELECT ... IN (...): well under SQLite's variable limit
 _FILE_KEYS = ("content", "stat")
+# A read writes a row's ``used`` again only when it is older than this: an hour of
+# resolution for the eviction order, and reads that seldom write.
+_TOUCH_SECONDS = 3600
+# How long a read waits to record its use while another process writes: past it,
+# the use is not recorded (the vectors are returned all the same).
+_TOUCH_WAIT_MS = 50
+# Eviction goes down to this share of ``max_bytes``, so that not every write evicts.
+_EVICT_TO = 0.9
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS vectors (ns INTEGER NOT NULL, item BLOB NOT NULL, "
@@ -43,6 +63,18 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS encoders (ns INTEGER PRIMARY KEY, "
     "fingerprint TEXT NOT NULL, description TEXT)",
 )
+# The last use of each vector (``id``: its rowid in ``vectors``), and its order.
+_USES_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS uses (id INTEGER PRIMARY KEY, used INTEGER NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS uses_used ON uses (used)",
+)
+# ``PRAGMA user_version`` of a file whose every vector has a row in ``uses``.
+_VERSION = 1
+
+
+def _now() -> int:
+    """The time a row's use is recorded with (unix seconds)."""
+    return int(time.time())
 
 
 class CacheInfo(NamedTuple):
@@ -145,6 +177,12 @@ class EmbeddingCache:
         modification time would hit a stale entry; a renamed one misses.
     timeout : float, default=60.0
         Seconds a writer waits for another process's write to finish.
+    max_bytes : int or None, default=None
+        The most bytes the database file may use: a write that goes beyond it
+        deletes the least recently stored or read vectors (of every encoder), in
+        the same transaction, down to 90% of it. A read records its use at most
+        once an hour per vector, so vectors read within the same hour count as
+        equally recent. None: no bound. May be changed on an open handle.
 
     Attributes
     ----------
@@ -152,6 +190,8 @@ class EmbeddingCache:
         The cache directory.
     path : pathlib.Path
         The database file.
+    nbytes : int
+        The bytes the database file's pages in use hold (vectors, keys, indexes).
 
     See Also
     --------
@@ -179,6 +219,7 @@ class EmbeddingCache:
         *,
         file_key: str = "content",
         timeout: float = 60.0,
+        max_bytes: int | None = None,
     ):
         if file_key not in _FILE_KEYS:
             raise ValueError(f"file_key must be 'content' or 'stat', got {file_key!r}")
@@ -186,7 +227,23 @@ class EmbeddingCache:
         self.path = self.directory / _FILENAME
         self.file_key = file_key
         self.timeout = float(timeout)
+        self.max_bytes = max_bytes
         self._init_runtime()
+
+    @property
+    def max_bytes(self) -> int | None:
+        """The most bytes the database file may use (None: no bound)."""
+        return self._max_bytes
+
+    @max_bytes.setter
+    def max_bytes(self, value: int | None) -> None:
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, Integral) or value < 0
+        ):
+            raise ValueError(
+                f"max_bytes must be a number of bytes >= 0 or None, got {value!r}"
+            )
+        self._max_bytes = None if value is None else int(value)
 
     def _init_runtime(self) -> None:
         self._lock = threading.RLock()
@@ -197,6 +254,7 @@ class EmbeddingCache:
         self._known_ns: set[int] = set()
         self._hits = self._misses = self._writes = 0
         self._checksums = True  # whether the file has the checksum column
+        self._uses = True  # whether the file has the uses table (read-only: maybe not)
         self._warned: set[str] = set()  # problems already reported by this handle
 
     # -- pickling and cloning: the settings travel, the connection does not ------
@@ -205,6 +263,7 @@ class EmbeddingCache:
             "directory": self.directory,
             "file_key": self.file_key,
             "timeout": self.timeout,
+            "max_bytes": self.max_bytes,
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -212,6 +271,7 @@ class EmbeddingCache:
         self.path = self.directory / _FILENAME
         self.file_key = state["file_key"]
         self.timeout = state["timeout"]
+        self.max_bytes = state.get("max_bytes")  # none in older pickles
         self._init_runtime()
 
     def __deepcopy__(self, memo: dict) -> EmbeddingCache:
@@ -221,6 +281,8 @@ class EmbeddingCache:
 
     def __repr__(self) -> str:
         extra = "" if self.file_key == "content" else f", file_key={self.file_key!r}"
+        if self.max_bytes is not None:
+            extra += f", max_bytes={self.max_bytes}"
         return f"EmbeddingCache({str(self.directory)!r}{extra})"
 
     # -- connection ---------------------------------------------------------------
@@ -255,13 +317,15 @@ class EmbeddingCache:
                 check_same_thread=False,
             )
             try:
-                # Page size only counts before the first table is created.
+                # Page size and auto-vacuum only count before the first table is
+                # created.
                 conn.execute("PRAGMA page_size=16384")
+                conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
                 for statement in _SCHEMA:
                     conn.execute(statement)
-                self._add_checksum_column(conn)
+                self._upgrade(conn)
             except sqlite3.Error:
                 conn.close()
                 raise
@@ -274,22 +338,38 @@ class EmbeddingCache:
         conn.create_function(
             "skmm_stale", 4, _stored_checksum_is_stale, deterministic=True
         )
-        self._checksums = _has_checksum_column(conn)
+        self._checksums = "checksum" in _columns(conn)
+        self._uses = bool(
+            conn.execute(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
+                "name = 'uses'"
+            ).fetchone()[0]
+        )
         self._conn = conn
 
     @staticmethod
-    def _add_checksum_column(conn: sqlite3.Connection) -> None:
-        """Give a file of an older skmm (no checksums) the column, in place.
+    def _upgrade(conn: sqlite3.Connection) -> None:
+        """Give a file of an older skmm, in place, the checksum column and the
+        table of last uses.
 
-        Its rows keep a NULL checksum: they cannot be verified, so they count as
-        misses and are replaced by the next vector stored for them.
+        Rows without a checksum (skmm 0.1) cannot be verified: they count as misses
+        and are replaced by the next vector stored for them. Vectors stored before
+        the table of last uses get the time 0: they are the first evicted.
         """
-        if _has_checksum_column(conn):
+        if conn.execute("PRAGMA user_version").fetchone()[0] >= _VERSION:
             return
         conn.execute("BEGIN IMMEDIATE")
         try:
-            if not _has_checksum_column(conn):  # another process may have added it
-                conn.execute("ALTER TABLE vectors ADD COLUMN checksum INTEGER")
+            # Another process may have upgraded the file meanwhile.
+            if conn.execute("PRAGMA user_version").fetchone()[0] < _VERSION:
+                if "checksum" not in _columns(conn):
+                    conn.execute("ALTER TABLE vectors ADD COLUMN checksum INTEGER")
+                for statement in _USES_SCHEMA:
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT OR IGNORE INTO uses (id, used) SELECT rowid, 0 FROM vectors"
+                )
+                conn.execute(f"PRAGMA user_version = {_VERSION}")
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -378,19 +458,26 @@ class EmbeddingCache:
         ns = _namespace(fingerprint)
         nbytes = dim * 4
         stored: dict[bytes, bytes] = {}
+        stale: list[int] = []  # rowids found, with a last use to record again
         damaged = unverified = 0
         with self._lock:
             conn = self._connection()
             if conn is not None:
                 column = "checksum" if self._checksums else "NULL"
+                uses = (
+                    "(SELECT used FROM uses WHERE id = vectors.rowid)"
+                    if self._uses
+                    else "NULL"
+                )
                 seed = _ns_seed(ns)
+                now = _now()
                 try:
                     for start in range(0, len(keys), _QUERY_CHUNK):
                         chunk = keys[start : start + _QUERY_CHUNK]
                         marks = ",".join("?" * len(chunk))
-                        for item, data, check in conn.execute(
-                            f"SELECT item, data, {column} FROM vectors "
-                            f"WHERE ns = ? AND item IN ({marks})",
+                        for item, data, check, rowid, used in conn.execute(
+                            f"SELECT item, data, {column}, rowid, {uses} FROM "
+                            f"vectors WHERE ns = ? AND item IN ({marks})",
                             (ns, *chunk),
                         ):
                             if check is None:
@@ -399,9 +486,13 @@ class EmbeddingCache:
                                 damaged += 1
                             else:
                                 stored[item] = data
+                                if used is None or used <= now - _TOUCH_SECONDS:
+                                    stale.append(rowid)
                 except sqlite3.Error as exc:
                     self._failed(exc, writing=False)
-                    stored = {}
+                    stored, stale = {}, []
+                if stale and self._mode == "rw":
+                    self._record_use(conn, stale, now)
             found = np.fromiter(
                 (len(stored.get(k, b"")) == nbytes for k in keys),
                 dtype=bool,
@@ -465,6 +556,7 @@ class EmbeddingCache:
         ns = _namespace(fingerprint)
         seed = _ns_seed(ns)
         rows = []
+        now = _now()
         for key, vector in zip(keys, vectors, strict=True):
             data = vector.tobytes()
             rows.append((ns, key, data, _checksum(ns, key, data, seed)))
@@ -488,6 +580,15 @@ class EmbeddingCache:
                         "vectors.data)",
                         rows,
                     )
+                    _in_chunks(
+                        conn,
+                        "INSERT OR REPLACE INTO uses (id, used) SELECT rowid, ? "
+                        "FROM vectors WHERE ns = ? AND item IN ({marks})",
+                        keys,
+                        now,
+                        ns,
+                    )
+                    evicted = self._evict(conn)
                     conn.execute("COMMIT")
                 except BaseException:
                     if conn.in_transaction:
@@ -498,6 +599,89 @@ class EmbeddingCache:
                 return
             self._known_ns.add(ns)
             self._writes += len(rows)
+            if evicted:
+                self._give_back_pages(conn)
+
+    # -- the bound --------------------------------------------------------------
+    def _record_use(
+        self, conn: sqlite3.Connection, rowids: list[int], now: int
+    ) -> None:
+        """Record that the vectors of ``rowids`` were read now, waiting at most a
+        moment for another writer; a use that cannot be recorded is left out."""
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {_TOUCH_WAIT_MS}")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    # From vectors: a vector deleted meanwhile gets no row.
+                    _in_chunks(
+                        conn,
+                        "INSERT OR REPLACE INTO uses (id, used) SELECT rowid, ? "
+                        "FROM vectors WHERE rowid IN ({marks})",
+                        rowids,
+                        now,
+                    )
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            finally:
+                conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+        except sqlite3.Error:
+            pass  # busy (another process writes) or read-only: only an order hint
+
+    def _bytes_in_use(self, conn: sqlite3.Connection) -> int:
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+        size = conn.execute("PRAGMA page_size").fetchone()[0]
+        return (pages - free) * size
+
+    def _evict(self, conn: sqlite3.Connection) -> int:
+        """Inside a write transaction: delete the least recently used rows while
+        the pages in use exceed ``max_bytes``, down to 90% of it. Returns the
+        number of rows deleted."""
+        limit = self.max_bytes
+        if limit is None:
+            return 0
+        in_use = self._bytes_in_use(conn)
+        if in_use <= limit:
+            return 0
+        target = int(limit * _EVICT_TO)
+        deleted = 0
+        while in_use > target:
+            rows = conn.execute("SELECT count(*) FROM uses").fetchone()[0]
+            if rows == 0:
+                break  # nothing left that this skmm stored
+            # Pages are freed whole: estimate the rows from the bytes per row.
+            n = max(1, math.ceil((in_use - target) / max(1, in_use / rows)))
+            ids = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT id FROM uses ORDER BY used, id LIMIT ?", (n,)
+                )
+            ]
+            deleted += _in_chunks(
+                conn, "DELETE FROM vectors WHERE rowid IN ({marks})", ids
+            )
+            _in_chunks(conn, "DELETE FROM uses WHERE id IN ({marks})", ids)
+            in_use = self._bytes_in_use(conn)
+        return deleted
+
+    def _give_back_pages(self, conn: sqlite3.Connection) -> None:
+        """Return the file's free pages beyond ``max_bytes`` to the file system
+        (files with incremental auto-vacuum; others reuse them). The free pages
+        within the bound stay: the next writes fill them."""
+        try:
+            pages = conn.execute("PRAGMA page_count").fetchone()[0]
+            free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+            size = conn.execute("PRAGMA page_size").fetchone()[0]
+            beyond = min(free, pages - (self.max_bytes or 0) // size)
+            if beyond > 0:
+                # As a script: a statement steps once, and a step frees one page.
+                conn.executescript(f"PRAGMA incremental_vacuum({beyond});")
+        except sqlite3.Error:
+            pass  # busy: the pages stay free in the file and are reused
 
     # -- inspection and maintenance -------------------------------------------------
     def cache_info(self) -> CacheInfo:
@@ -516,16 +700,27 @@ class EmbeddingCache:
         with self._lock:
             self._hits = self._misses = self._writes = 0
 
-    def __len__(self) -> int:
+    def _count(self, read: Callable[[sqlite3.Connection], int]) -> int:
+        """``read(connection)``, or 0 when the cache cannot be read."""
         with self._lock:
             conn = self._connection()
             if conn is None:
                 return 0
             try:
-                return int(conn.execute("SELECT count(*) FROM vectors").fetchone()[0])
+                return int(read(conn))
             except sqlite3.Error as exc:
                 self._failed(exc, writing=False)
                 return 0
+
+    @property
+    def nbytes(self) -> int:
+        """The bytes the database file's pages in use hold (0 when unreadable)."""
+        return self._count(self._bytes_in_use)
+
+    def __len__(self) -> int:
+        return self._count(
+            lambda conn: conn.execute("SELECT count(*) FROM vectors").fetchone()[0]
+        )
 
     def clear(self) -> None:
         """Delete every stored vector (of every encoder) from the cache."""
@@ -535,6 +730,7 @@ class EmbeddingCache:
                 raise OSError(f"{self!r} is not writable")
             conn.execute("BEGIN IMMEDIATE")
             conn.execute("DELETE FROM vectors")
+            conn.execute("DELETE FROM uses")
             conn.execute("DELETE FROM encoders")
             conn.execute("COMMIT")
             self._known_ns = set()
@@ -547,16 +743,30 @@ class EmbeddingCache:
             self._conn, self._mode = None, "closed"
 
 
-def _has_checksum_column(conn: sqlite3.Connection) -> bool:
-    columns = conn.execute("PRAGMA table_info(vectors)").fetchall()
-    return any(column[1] == "checksum" for column in columns)
+def _in_chunks(
+    conn: sqlite3.Connection, sql: str, values: Sequence, *before: Any
+) -> int:
+    """``sql`` (``{marks}`` stands for the placeholders of ``IN (...)``) once per
+    chunk of ``values``, after the parameters ``before``; the rows it changed."""
+    changed = 0
+    for start in range(0, len(values), _QUERY_CHUNK):
+        chunk = values[start : start + _QUERY_CHUNK]
+        marks = ",".join("?" * len(chunk))
+        changed += conn.execute(sql.format(marks=marks), (*before, *chunk)).rowcount
+    return changed
+
+
+def _columns(conn: sqlite3.Connection) -> set[str]:
+    return {column[1] for column in conn.execute("PRAGMA table_info(vectors)")}
 
 
 _OPEN: dict[tuple, EmbeddingCache] = {}
 _OPEN_LOCK = threading.Lock()
 
 
-def open_cache(directory: str | os.PathLike) -> EmbeddingCache:
+def open_cache(
+    directory: str | os.PathLike, *, max_bytes: int | None = None
+) -> EmbeddingCache:
     """The process's shared handle of the cache in ``directory``.
 
     Encoders given a path (or the default from :func:`skmm.set_config`) share one
@@ -566,6 +776,10 @@ def open_cache(directory: str | os.PathLike) -> EmbeddingCache:
     ----------
     directory : str or os.PathLike
         The cache directory.
+    max_bytes : int, optional
+        When given, the bound of the shared handle from now on (its
+        :attr:`EmbeddingCache.max_bytes`, which encoders that name the directory
+        then write under); None leaves the handle's bound as it is.
 
     Returns
     -------
@@ -584,4 +798,6 @@ def open_cache(directory: str | os.PathLike) -> EmbeddingCache:
         cache = _OPEN.get(key)
         if cache is None:
             cache = _OPEN[key] = EmbeddingCache(key[0])
+        if max_bytes is not None:
+            cache.max_bytes = max_bytes
         return cache

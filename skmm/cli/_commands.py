@@ -52,6 +52,8 @@ def demo(args: argparse.Namespace) -> int:
 
 
 def fit(args: argparse.Namespace) -> int:
+    if args.image_weights is None:
+        _check_image_weights(args.image_model)
     from sklearn.base import clone
     from sklearn.model_selection import KFold, StratifiedKFold, cross_validate
 
@@ -133,6 +135,18 @@ def fit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_image_weights(model: str) -> None:
+    """Fail at once, before the table is read and torch or timm imported (5-8 s on
+    a busy machine), when ``--image-model``'s pretrained weights cannot be had: no
+    installed package ships them, no local cache holds them and the hub cannot be
+    reached (``HF_HUB_OFFLINE``, or no connection within a few seconds)."""
+    from skmm._weights import missing_timm_weights, weights_unavailable
+
+    reason = missing_timm_weights(model)
+    if reason is not None:
+        raise weights_unavailable(model, reason)
+
+
 def predict(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -206,16 +220,28 @@ def _set_progress(model, on: bool) -> None:
 def cache_folder(args: argparse.Namespace) -> str | None:
     """The embedding cache folder of a command: ``--cache``; else, without
     ``--no-cache`` or ``SKMM_CACHE`` (which the encoders read themselves), skmm's
-    folder in the user's cache directory. None: no disk cache from the CLI."""
+    folder in the user's cache directory. None: no disk cache from the CLI.
+    The folder is bounded by ``--cache-size``."""
     if getattr(args, "no_cache", False):
         return None
     if args.cache:
-        return args.cache
-    if os.environ.get("SKMM_CACHE"):
+        folder = args.cache
+    elif os.environ.get("SKMM_CACHE"):
         return None
-    from skmm._paths import user_cache_dir
+    else:
+        from skmm._paths import user_cache_dir
 
-    return str(user_cache_dir("embeddings"))
+        folder = str(user_cache_dir("embeddings"))
+    _bound(folder, args)
+    return folder
+
+
+def _bound(folder: str, args: argparse.Namespace) -> None:
+    """Bound the process's handle of the cache in ``folder`` by ``--cache-size``:
+    the encoders that name the folder write through it."""
+    from skmm.cache import open_cache
+
+    open_cache(folder, max_bytes=args.cache_size)
 
 
 def _use_cache(model, args: argparse.Namespace) -> str | None:
@@ -228,6 +254,8 @@ def _use_cache(model, args: argparse.Namespace) -> str | None:
             encoder.set_params(cache=None)  # the in-process store only
         elif args.cache or encoder.cache is None:
             encoder.set_params(cache=folder)
+        elif isinstance(encoder.cache, (str, os.PathLike)):
+            _bound(os.fspath(encoder.cache), args)  # fit --cache DIR's folder
     return folder
 
 

@@ -40,9 +40,39 @@ class _Formatter(argparse.HelpFormatter):
         return text
 
 
+# The default bound of the CLI's disk cache: EfficientNet-Lite0's vectors take 5 KiB
+# and all-MiniLM-L6-v2's 1.5 KiB, so 1 GiB keeps those of about 200,000 photos.
+DEFAULT_CACHE_SIZE = "1G"
+_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+
+
+def cache_size(text: str) -> int:
+    """A size in bytes from ``500M``, ``2G``, ``1.5GiB``, ``65536`` (units of 1024).
+
+    Examples
+    --------
+    >>> from skmm.cli._parser import cache_size
+    >>> cache_size("2G"), cache_size("500m"), cache_size("1.5GiB"), cache_size("0")
+    (2147483648, 524288000, 1610612736, 0)
+    """
+    value = text.strip().upper().removesuffix("B").removesuffix("I")
+    unit = value[-1:] if value[-1:] in _UNITS else ""
+    number = value[: len(value) - len(unit)].strip()
+    try:
+        size = float(number)
+    except ValueError:
+        size = -1.0
+    if not size >= 0 or size == float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a size: a number of bytes with K, M, G or T "
+            "(e.g. 500M, 2G)"
+        )
+    return int(size * _UNITS[unit])
+
+
 def _add_cache_options(command: argparse.ArgumentParser) -> None:
-    """--cache and --no-cache: fit, evaluate and predict on the same files
-    encode each file once."""
+    """--cache, --no-cache and --cache-size: fit, evaluate and predict on the same
+    files encode each file once, in a folder of bounded size."""
     command.add_argument(
         "--cache",
         metavar="DIR",
@@ -54,6 +84,14 @@ def _add_cache_options(command: argparse.ArgumentParser) -> None:
         "--no-cache",
         action="store_true",
         help="keep no embedding cache on disk (every run encodes again)",
+    )
+    command.add_argument(
+        "--cache-size",
+        type=cache_size,
+        default=DEFAULT_CACHE_SIZE,
+        metavar="SIZE",
+        help="the most the embedding cache folder may hold (K, M, G: 500M, 2G); "
+        "beyond it the vectors read or stored longest ago are deleted",
     )
 
 
@@ -177,7 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument(
         "--image-model",
         default="tf_efficientnet_lite0",
-        help="timm model of the image, audio and video encoders",
+        help="timm model of the image, audio and video encoders (without "
+        "--image-weights, weights that are in no local cache while the hub cannot "
+        "be reached are an error before the table is read)",
     )
     fit.add_argument(
         "--image-weights",

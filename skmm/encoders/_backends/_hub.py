@@ -1,60 +1,41 @@
-"""Whether pretrained weights can come from the network, decided in seconds.
-
-Without network access, huggingface_hub retries each file five times with back-off
-(measured: 53 s before timm's error for one model). Before such a download skmm
-checks, within :data:`PROBE_SECONDS`, that the hub's host answers; when it does not
-(or ``HF_HUB_OFFLINE`` is set), weights come only from the local caches, and a
-model that is in none of them fails at once.
-"""
+"""Where timm takes a model's pretrained weights from, and a local copy of them
+(timm's exact lookups; the decision before timm is imported is
+:mod:`skmm._weights`)."""
 
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
-__all__ = ["PROBE_SECONDS", "cached_timm_weights", "offline_reason", "timm_weights_url"]
+from skmm._weights import write_timm_index
 
-# The longest wait for the hub's host to accept a connection (DNS included).
-PROBE_SECONDS = 3.0
-
-
-def _env_true(name: str) -> bool:
-    return os.environ.get(name, "").strip().upper() in {"1", "ON", "YES", "TRUE"}
+__all__ = ["cached_timm_weights", "remember_timm_index", "timm_weights_url"]
 
 
-def _unreachable(url: str, timeout: float) -> str | None:
-    """Why ``url``'s host (or the proxy for it) takes no connection within
-    ``timeout`` seconds, or None when it does."""
-    parts = urlsplit(url)
-    host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
-    if host is None:
-        return None
-    proxy = None
-    if not urllib.request.proxy_bypass(host):
-        proxy = urllib.request.getproxies().get(parts.scheme)
-    if proxy:
-        proxy_parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
-        host, port = proxy_parts.hostname, proxy_parts.port or 80
-    outcome: list[str | None] = []
+def remember_timm_index() -> None:
+    """Write, once per timm version, where each pretrained timm model's weights
+    live, so that later processes decide without timm
+    (:func:`skmm._weights.missing_timm_weights`). About 0.2 s, the first time."""
+    write_timm_index(_timm_index)
 
-    def connect() -> None:
-        try:
-            socket.create_connection((host, port), timeout=timeout).close()
-            outcome.append(None)
-        except OSError as exc:
-            outcome.append(str(exc) or type(exc).__name__)
 
-    # In a thread: name resolution has no timeout of its own.
-    thread = threading.Thread(target=connect, daemon=True)
-    thread.start()
-    thread.join(timeout)
-    if not outcome:
-        return f"no answer from {host}:{port} within {timeout:g} s"
-    return outcome[0] if outcome[0] is None else f"{host}:{port}: {outcome[0]}"
+def _timm_index() -> dict[str, tuple[str | None, str | None]]:
+    import timm
+    from timm.models import get_pretrained_cfg
+
+    entries: dict[str, tuple[str | None, str | None]] = {}
+    for name in timm.list_pretrained():
+        for key in (name, name.partition(".")[0]):  # the default tag's too
+            if key in entries:
+                continue
+            try:
+                cfg = get_pretrained_cfg(key)
+            except (RuntimeError, ValueError, KeyError):
+                cfg = None
+            if cfg is not None:
+                entries[key] = (cfg.hf_hub_id or None, cfg.url or None)
+    return entries
 
 
 def timm_weights_url(model: str) -> str | None:
@@ -72,20 +53,6 @@ def timm_weights_url(model: str) -> str | None:
 
         return f"{constants.ENDPOINT}/{cfg.hf_hub_id}"
     return cfg.url or None
-
-
-def offline_reason(url: str | None) -> str | None:
-    """Why weights at ``url`` cannot be downloaded now, or None when they can.
-
-    ``HF_HUB_OFFLINE`` set, or the host taking no connection within
-    :data:`PROBE_SECONDS`.
-    """
-    if _env_true("HF_HUB_OFFLINE"):
-        return "HF_HUB_OFFLINE is set"
-    if url is None:
-        return None
-    reason = _unreachable(url, PROBE_SECONDS)
-    return None if reason is None else f"cannot reach {reason}"
 
 
 def cached_timm_weights(model: str) -> str | None:

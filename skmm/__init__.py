@@ -33,6 +33,7 @@ _LAZY = {
     "EnsembleRegressor": "skmm.ensemble",
     "FineTuneClassifier": "skmm.finetune",
     "FineTuneRegressor": "skmm.finetune",
+    "FineTunedEmbeddings": "skmm.finetune",
     "FusionClassifier": "skmm.fusion",
     "FusionMultiTask": "skmm.fusion",
     "FusionRegressor": "skmm.fusion",
@@ -69,7 +70,11 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
     from skmm.crossmodal import CrossModalAligner, ZeroShotClassifier
     from skmm.encoders import AudioEncoder, ImageEncoder, TextEncoder, VideoEncoder
     from skmm.ensemble import EnsembleClassifier, EnsembleRegressor
-    from skmm.finetune import FineTuneClassifier, FineTuneRegressor
+    from skmm.finetune import (
+        FineTuneClassifier,
+        FineTunedEmbeddings,
+        FineTuneRegressor,
+    )
     from skmm.fusion import (
         FusionClassifier,
         FusionMultiTask,
@@ -104,6 +109,7 @@ __all__ = [
     "EnsembleRegressor",
     "FineTuneClassifier",
     "FineTuneRegressor",
+    "FineTunedEmbeddings",
     "FusionClassifier",
     "FusionMultiTask",
     "FusionRegressor",

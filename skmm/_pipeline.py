@@ -11,16 +11,36 @@ one is built, so that ``import skmm.compose`` loads none of them.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from numbers import Real
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.utils._param_validation import HasMethods, StrOptions, validate_params
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    validate_params,
+)
 
-__all__ = ["HEADS", "default_head", "guess_task", "make_multimodal_pipeline"]
+__all__ = [
+    "FEATURES_SHARE",
+    "HEADS",
+    "PRESETS",
+    "default_head",
+    "guess_task",
+    "make_multimodal_pipeline",
+]
 
 #: The heads by name.
 HEADS = ("linear", "fusion", "late", "ensemble")
+
+#: The ensemble's presets (``preset=``; "best" adds fine-tuned features).
+PRESETS = ("default", "fast", "best")
+
+#: The share of a ``time_limit`` that ``preset="best"`` gives its fine-tuned
+#: features (split evenly between their blocks); the ensemble gets the rest.
+FEATURES_SHARE = 0.5
 
 
 def guess_task(y: Any) -> str:
@@ -193,6 +213,8 @@ def _without_target(X: Any, y: Any, types: Any, transformers: Sequence) -> Any:
         "types": [Mapping, None],
         "encoders": [Mapping, None],
         "fusion": [str],
+        "preset": [StrOptions(set(PRESETS))],
+        "time_limit": [Interval(Real, 0, None, closed="neither"), None],
         "device": "no_validation",  # the heads' own check
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -209,6 +231,8 @@ def make_multimodal_pipeline(
     types: Mapping[str, str] | None = None,
     encoders: Mapping[str, Any] | None = None,
     fusion: str = "concat",
+    preset: str = "default",
+    time_limit: float | None = None,
     device: str = "auto",
     random_state: int | None = 0,
     verbose: bool = True,
@@ -245,10 +269,26 @@ def make_multimodal_pipeline(
         The transformer of the image, text, audio or video block.
     fusion : str, default="concat"
         The fusion type of ``head="fusion"``.
+    preset : {"default", "fast", "best"}, default="default"
+        ``head="ensemble"`` only: the ensemble's ``preset``. ``"best"`` also adds,
+        beside each :class:`~skmm.TextEncoder` and :class:`~skmm.ImageEncoder`
+        block ``name``, a block ``name_tuned``: a
+        :class:`~skmm.FineTunedEmbeddings` of a copy of that encoder on the same
+        columns (its last block fine-tuned on ``y``, 30 principal components per
+        column, out of fold in the pipeline's ``fit``), which the ensemble reads
+        as one more embedding block. It costs four fine-tuning fits per block:
+        minutes on a CPU.
+    time_limit : float, default=None
+        ``head="ensemble"`` only: seconds the fine-tuned features and the
+        ensemble may take (the encoders' frozen vectors are not counted). With
+        ``preset="best"``, half goes to the fine-tuned blocks (their
+        ``time_limit``, split evenly; a block whose fine-tuning no longer fits
+        falls back to the frozen vectors) and half to the ensemble's
+        ``time_limit``; otherwise all of it is the ensemble's. None: no limit.
     device : str, default="auto"
-        Torch device of the neural heads.
+        Torch device of the neural heads (and of the fine-tuning).
     random_state : int, default=0
-        Seed of the neural heads.
+        Seed of the neural heads (and of the fine-tuning).
     verbose : bool, default=True
         Progress of the ensemble.
 
@@ -256,6 +296,12 @@ def make_multimodal_pipeline(
     -------
     pipeline : sklearn.pipeline.Pipeline
         ``[MultimodalUnion, head]``, unfitted.
+
+    Raises
+    ------
+    ValueError
+        When ``preset`` or ``time_limit`` is given with a head other than
+        ``"ensemble"``.
 
     Examples
     --------
@@ -271,6 +317,12 @@ def make_multimodal_pipeline(
 
     from skmm.compose import make_multimodal_union
 
+    if head != "ensemble" and (preset != "default" or time_limit is not None):
+        given = "preset" if preset != "default" else "time_limit"
+        raise ValueError(
+            f"make_multimodal_pipeline: {given}= is the ensemble's: pass it with "
+            f"head='ensemble', not head={head!r}"
+        )
     if isinstance(head, str):
         if task == "auto":
             if y is None:
@@ -299,4 +351,51 @@ def make_multimodal_pipeline(
         encoders=encoders,
         categories="native" if native else "onehot",
     )
+    if head == "ensemble":
+        ensemble_time = time_limit
+        if preset == "best":
+            union, tuned = _with_tuned_blocks(
+                union, time_limit, device=device, random_state=random_state
+            )
+            if tuned and time_limit is not None:
+                ensemble_time = time_limit * (1 - FEATURES_SHARE)
+        estimator.set_params(preset=preset, time_limit=ensemble_time)
     return make_pipeline(union, estimator)
+
+
+def _with_tuned_blocks(union, time_limit, *, device, random_state):
+    """``union`` with a :class:`~skmm.FineTunedEmbeddings` block beside each
+    image and text encoder block (``{name}_tuned``), and how many it added."""
+    from sklearn.base import clone
+
+    from skmm.encoders import ImageEncoder, TextEncoder
+    from skmm.finetune import FineTunedEmbeddings
+
+    blocks = list(union.transformers)
+    media = [
+        (name, encoder, columns)
+        for name, encoder, columns in blocks
+        if isinstance(encoder, (ImageEncoder, TextEncoder))
+    ]
+    share = None
+    if time_limit is not None and media:
+        share = time_limit * FEATURES_SHARE / len(media)
+    names = {name for name, _, _ in blocks}
+    for name, encoder, columns in media:
+        tuned = f"{name}_tuned"
+        while tuned in names:
+            tuned += "_"
+        names.add(tuned)
+        blocks.append(
+            (
+                tuned,
+                FineTunedEmbeddings(
+                    clone(encoder),
+                    time_limit=share,
+                    device=device,
+                    random_state=random_state,
+                ),
+                [columns] if isinstance(columns, (str, int)) else list(columns),
+            )
+        )
+    return union.set_params(transformers=blocks), len(media)

@@ -397,3 +397,33 @@ def test_time_limit_reaches_the_ensemble(table, tmp_path, monkeypatch):
     out = tmp_path / "m.joblib"
     assert fit(path, "--head", "ensemble", "--time-limit", "45", out=out) == 0
     assert joblib.load(out)[-1].time_limit == 45
+
+
+def test_preset_best_adds_fine_tuned_features_and_shares_the_time_limit(
+    table, tmp_path, capsys
+):
+    from skmm.cli._model import build_model
+    from skmm.finetune import FineTunedEmbeddings
+
+    path, frame = table
+    model, *_ = build_model(
+        frame,
+        "label",
+        image_cols=["photo"],
+        text_cols=["review"],
+        head="ensemble",
+        preset="best",
+        time_limit=60,
+        image_weights="random",
+        base=tmp_path,
+    )
+    blocks = {name: t for name, t, _ in model[0].transformers}
+    assert isinstance(blocks["image_tuned"], FineTunedEmbeddings)
+    assert isinstance(blocks["text_tuned"], FineTunedEmbeddings)
+    assert blocks["text_tuned"].time_limit == 15  # half of 60, over 2 blocks
+    assert model[-1].preset == "best" and model[-1].time_limit == 30
+    out = tmp_path / "m.joblib"
+    assert fit(path, "--preset", "best", out=out) == 2
+    err = capsys.readouterr().err
+    assert "--preset chooses the ensemble's candidates" in err
+    assert "not --head linear" in err and not out.exists()

@@ -83,6 +83,7 @@ def fit(args: argparse.Namespace) -> int:
             head=args.head,
             fusion=args.fusion,
             time_limit=args.time_limit,
+            preset=args.preset,
             image_model=args.image_model,
             image_weights=args.image_weights,
             text_model=args.text_model,

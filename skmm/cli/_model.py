@@ -93,6 +93,7 @@ def build_model(
     head: str = "linear",
     fusion: str = "concat",
     time_limit: float | None = None,
+    preset: str = "default",
     image_model: str = "tf_efficientnet_lite0",
     image_weights: str | None = None,
     text_model: str = "all-MiniLM-L6-v2",
@@ -133,8 +134,13 @@ def build_model(
     fusion : str, default="concat"
         The fusion type of ``head="fusion"``.
     time_limit : float, default=None
-        Seconds each fit of the ensemble may take (its ``time_limit``); only with
+        Seconds each fit of the ensemble may take (its ``time_limit``; with
+        ``preset="best"``, of the fine-tuned features and the ensemble together,
+        see :func:`~skmm.make_multimodal_pipeline`); only with
         ``head="ensemble"``.
+    preset : {"default", "fast", "best"}, default="default"
+        The ensemble's preset (``head="ensemble"`` only); "best" also adds
+        fine-tuned image and text features.
     image_model, text_model : str
         timm and sentence-transformers model names.
     image_weights : str, default=None
@@ -204,6 +210,11 @@ def build_model(
         raise CommandError(
             f"--time-limit bounds the ensemble's fit (candidates that no longer "
             f"fit in it are skipped): pass it with --head ensemble, not --head {head}"
+        )
+    if preset != "default" and head != "ensemble":
+        raise CommandError(
+            f"--preset chooses the ensemble's candidates: pass it with --head "
+            f"ensemble, not --head {head}"
         )
     if time_limit is not None and not time_limit > 0:
         raise CommandError(
@@ -281,12 +292,12 @@ def build_model(
         types=types,
         encoders=encoders,
         fusion=fusion,
+        preset=preset,
+        time_limit=time_limit,
         device=device,
         random_state=random_state,
         verbose=verbose,
     )
-    if time_limit is not None:
-        model[-1].set_params(time_limit=time_limit)
     spec = Spec(
         target=target,
         task=task,

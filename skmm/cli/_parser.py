@@ -205,6 +205,15 @@ def build_parser() -> argparse.ArgumentParser:
         "fit them all)",
     )
     fit.add_argument(
+        "--preset",
+        choices=["default", "fast", "best"],
+        default="default",
+        help="the candidates of --head ensemble: fast leaves out the neural heads; "
+        "best adds LightGBM's and CatBoost's trees (when installed) and features "
+        "of the image and text encoders fine-tuned on the target, out of fold "
+        "(minutes on a CPU; with --time-limit, half of it goes to them)",
+    )
+    fit.add_argument(
         "--cv",
         type=int,
         default=0,

@@ -124,7 +124,8 @@ class FineTunedEmbeddings(DocLinkMixin, TransformerMixin, BaseEstimator):
     time_limit : float, default=None
         Seconds ``fit`` / ``fit_transform`` may take; None: no limit. Before
         fine-tuning, the cost is estimated from a forward pass of the encoder
-        over 16 rows, and after each fit from the fits so far. When what is
+        over 16 rows, and after each fit from the seconds per row of the
+        training epochs and of the encoding so far. When what is
         left no longer fits, nothing more is fine-tuned: the features are the
         frozen encoder's vectors reduced the same way (for every row, in
         ``fit_transform`` and ``transform`` alike), with a ``SkmmWarning``;
@@ -152,7 +153,9 @@ class FineTunedEmbeddings(DocLinkMixin, TransformerMixin, BaseEstimator):
     fallback_ : str or None
         Why the features are the frozen encoder's (``time_limit``), or None.
     fit_seconds_ : list of float
-        Seconds of each fine-tuning fit and its vectors (the full fit first).
+        Seconds of each fine-tuning fit and its vectors (the full fit first; it
+        also encodes the frozen vectors and the prefix, which the later fits
+        find cached).
     n_components_ : int
         Components per input column.
     n_features_in_ : int
@@ -345,11 +348,17 @@ class FineTunedEmbeddings(DocLinkMixin, TransformerMixin, BaseEstimator):
         self.fit_seconds_ = []
         self.fallback_ = None
         self.finetuner_ = None
+        self.n_components_ = self._n_components(X, folds)
         # Rows fine-tuned on and rows encoded by each fit: the full fit, then folds.
         work = [(n, n)] + [(len(train), n) for train, _ in folds]
-        self.n_components_ = self._n_components(X, folds)
+        # Seconds and rows of the training epochs and of the encoding so far.
+        spent = {"train": [0.0, 0], "encode": [0.0, 0]}
         if self.time_limit is not None:
-            estimate = self._probe(X) * sum(self._units(*w) for w in work)
+            probe = self._probe(X)
+            # Before any fit: the prefix (a forward pass) and the epochs that
+            # train the backbone, each _EPOCH_COST forward passes.
+            train = probe * (1 + _EPOCH_COST * (self.max_epochs - 1))
+            estimate = sum(m * train + t * probe for m, t in work)
             if estimate > budget.left():
                 return self._fall_back(
                     X,
@@ -359,21 +368,19 @@ class FineTunedEmbeddings(DocLinkMixin, TransformerMixin, BaseEstimator):
                     f"time_limit={self.time_limit:g}",
                     cross_fit,
                 )
-        start = _clock()
-        finetuner = self._finetuner(seed).fit(X, y)
-        vectors = _tuned_vectors(finetuner, X)
-        self.fit_seconds_.append(_clock() - start)
-        self._say(f"fit on {n} rows in {self.fit_seconds_[-1]:.1f} s")
+        finetuner, vectors = self._fit_one(X, y, np.arange(n), seed, spent, X)
         self.finetuner_ = finetuner
         self.union_ = finetuner.union_
+        self.n_components_ = min(self.n_components_, self._dim(vectors))
         self.pcas_ = self._fit_pcas(vectors, np.arange(n))
         if not cross_fit:
             return None
         out = np.full((n, self.n_features_in_ * self.n_components_), np.nan)
         for i, (train, test) in enumerate(folds):
-            rest = sum(self._units(*w) for w in work[i + 1 :])
-            done = sum(self._units(*w) for w in work[: i + 1])
-            estimate = sum(self.fit_seconds_) / done * rest
+            estimate = sum(
+                m * _rate(spent["train"]) + t * _rate(spent["encode"])
+                for m, t in work[i + 1 :]
+            )
             if estimate > budget.left():
                 return self._fall_back(
                     X,
@@ -383,20 +390,36 @@ class FineTunedEmbeddings(DocLinkMixin, TransformerMixin, BaseEstimator):
                     f"time_limit={self.time_limit:g}",
                     cross_fit,
                 )
-            start = _clock()
-            fold = self._finetuner(seed + 1 + i).fit(_safe_indexing(X, train), y[train])
-            # The fold's encoder writes nothing to the cache: no later call asks
-            # for its vectors.
-            fold.union_.named_transformers_[_BLOCK].set_params(cache=False)
-            vectors = _tuned_vectors(fold, X)
+            _, vectors = self._fit_one(
+                _safe_indexing(X, train), y[train], train, seed + 1 + i, spent, X
+            )
             pcas = self._fit_pcas(vectors, train)
             out[test] = self._reduce(vectors[test], pcas, align=self.pcas_)
-            self.fit_seconds_.append(_clock() - start)
-            self._say(
-                f"fold {i + 1}/{len(folds)} on {len(train)} rows in "
-                f"{self.fit_seconds_[-1]:.1f} s"
-            )
         return out
+
+    def _fit_one(self, X_fit, y_fit, rows, seed, spent, X):
+        """One fine-tuning fit on ``X_fit`` and its vectors of every row of
+        ``X``; its seconds go to ``fit_seconds_`` and ``spent``."""
+        start = _clock()
+        finetuner = self._finetuner(seed).fit(X_fit, y_fit)
+        trained = sum(h["seconds"] for h in finetuner.history_)
+        spent["train"][0] += trained
+        spent["train"][1] += len(rows)
+        if len(rows) < n_rows(X):
+            # A fold's encoder writes nothing to the cache: no later call asks
+            # for its vectors.
+            finetuner.union_.named_transformers_[_BLOCK].set_params(cache=False)
+        encoding = _clock()
+        vectors = _tuned_vectors(finetuner, X)
+        spent["encode"][0] += _clock() - encoding
+        spent["encode"][1] += n_rows(X)
+        self.fit_seconds_.append(_clock() - start)
+        self._say(
+            f"fit {len(self.fit_seconds_)} on {len(rows)} rows in "
+            f"{self.fit_seconds_[-1]:.1f} s (epochs {trained:.1f} s, vectors of "
+            f"{n_rows(X)} rows {_clock() - encoding:.1f} s)"
+        )
+        return finetuner, vectors
 
     def _folds(self, y, seed) -> list[tuple[np.ndarray, np.ndarray]]:
         shuffle = dict(shuffle=True, random_state=seed) if self.shuffle else {}
@@ -407,11 +430,6 @@ class FineTunedEmbeddings(DocLinkMixin, TransformerMixin, BaseEstimator):
         )
         rows = np.zeros((len(y), 1))
         return [(tr, te) for tr, te in splitter.split(rows, y)]
-
-    def _units(self, fit_rows: int, encoded_rows: int) -> float:
-        """The cost of one fit, in forward passes of the encoder over one row."""
-        epochs = self.max_epochs - 1  # the first trains the head alone
-        return fit_rows * (1 + _EPOCH_COST * epochs) + encoded_rows
 
     def _probe(self, X) -> float:
         """Seconds of a forward pass of the encoder over one row (uncached)."""
@@ -451,21 +469,23 @@ class FineTunedEmbeddings(DocLinkMixin, TransformerMixin, BaseEstimator):
         return names[c] if names is not None else c
 
     def _reduce(self, vectors, pcas, align=None) -> np.ndarray:
-        """Each column's components (NaN where the column is missing); with
-        ``align``, in the order and sign of the matching components there."""
+        """Each column's components (NaN where the column is missing; 0, the
+        mean, for a component that a fit with fewer rows could not estimate);
+        with ``align``, in the order and sign of the matching components there."""
         dim = self._dim(vectors)
-        out = np.full((len(vectors), self.n_features_in_ * self.n_components_), np.nan)
+        width = self.n_components_
+        out = np.full((len(vectors), self.n_features_in_ * width), np.nan)
         for c, pca in enumerate(pcas):
             block = vectors[:, c * dim : (c + 1) * dim]
             have = ~np.isnan(block).any(axis=1)
-            comps = pca.transform(block[have]) if have.any() else None
-            width = pca.n_components_
-            if align is not None and comps is not None:
+            if not have.any():
+                continue
+            comps = pca.transform(block[have])
+            if align is not None:
                 comps = comps @ _matching(pca.components_, align[c].components_)
-                width = comps.shape[1]
-            if comps is not None:
-                start = c * self.n_components_
-                out[np.flatnonzero(have), start : start + width] = comps
+            filled = np.zeros((len(comps), width))
+            filled[:, : comps.shape[1]] = comps[:, :width]
+            out[np.flatnonzero(have), c * width : (c + 1) * width] = filled
         return out
 
     def _fall_back(self, X, reason: str, cross_fit: bool) -> np.ndarray | None:
@@ -480,6 +500,7 @@ class FineTunedEmbeddings(DocLinkMixin, TransformerMixin, BaseEstimator):
         self.finetuner_ = None
         self.union_ = self._union(clone(self.encoder))
         vectors = to_numpy(self.union_.fit_transform(X), dtype=np.float64)
+        self.n_components_ = min(self.n_components_, self._dim(vectors))
         self.pcas_ = self._fit_pcas(vectors, np.arange(len(vectors)))
         return self._reduce(vectors, self.pcas_) if cross_fit else None
 
@@ -525,6 +546,11 @@ class FineTunedEmbeddings(DocLinkMixin, TransformerMixin, BaseEstimator):
         check_is_fitted(self, "pcas_")
         width = self.n_features_in_ * self.n_components_
         return np.asarray([f"{i:04d}" for i in range(width)], dtype=object)
+
+
+def _rate(spent: list) -> float:
+    """Seconds per row of what was spent so far."""
+    return spent[0] / max(1, spent[1])
 
 
 def _matching(fold: np.ndarray, reference: np.ndarray) -> np.ndarray:

@@ -175,12 +175,13 @@ def test_time_limit_too_short_for_any_fine_tuning_falls_back_to_frozen(
 def test_time_limit_reached_after_the_full_fit_falls_back_for_every_row(
     two_layer_text_model, clock, monkeypatch
 ):
-    class _Slow(FineTuneClassifier):
-        def fit(self, X, y):
-            clock.now += 100.0  # each fine-tuning fit takes 100 s
-            return super().fit(X, y)
+    vectors = _features._tuned_vectors
 
-    monkeypatch.setattr(_features, "FineTuneClassifier", _Slow)
+    def slow_vectors(finetuner, X):
+        clock.now += 100.0  # each fit's vectors take 100 s
+        return vectors(finetuner, X)
+
+    monkeypatch.setattr(_features, "_tuned_vectors", slow_vectors)
     monkeypatch.setattr(FineTunedEmbeddings, "_probe", lambda self, X: 0.0)
     X, y = _frame()
     tuned = _tuned(two_layer_text_model, time_limit=150)
@@ -279,3 +280,15 @@ def test_pipeline_default_preset_adds_nothing_and_other_heads_refuse_it(
         skmm.make_multimodal_pipeline(X, y, preset="best")
     with pytest.raises(ValueError, match="time_limit= is the ensemble's"):
         skmm.make_multimodal_pipeline(X, y, head="fusion", time_limit=60)
+
+
+def test_more_components_than_rows_or_width_are_capped(two_layer_text_model):
+    X, y = _frame()
+    tuned = _tuned(two_layer_text_model, n_components=500).fit(X, y)
+    # At most the 24 rows (the encoder's width is 32); the title column, missing
+    # in one row, has 23 rows for 24 components: the last one is 0.
+    assert tuned.n_components_ == 24
+    out = tuned.transform(X)
+    assert out.shape == (24, 48)
+    assert np.isnan(out).sum() == 2 * 24  # the two rows missing a column
+    np.testing.assert_array_equal(np.delete(out[:, -1], 5), 0.0)

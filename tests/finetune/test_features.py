@@ -3,6 +3,7 @@ the pipeline's ``preset="best"``, and ``time_limit``."""
 
 from __future__ import annotations
 
+import joblib
 import numpy as np
 import pandas as pd
 import pytest
@@ -92,7 +93,7 @@ def test_a_rows_features_come_from_an_encoder_that_never_trained_on_it(
 
 
 def test_fit_alone_fine_tunes_once_and_transforms_with_it(
-    two_layer_text_model, recording
+    two_layer_text_model, recording, tmp_path
 ):
     X, y = _frame()
     tuned = _tuned(two_layer_text_model).fit(X, y)
@@ -100,7 +101,12 @@ def test_fit_alone_fine_tunes_once_and_transforms_with_it(
     assert tuned.folds_ == []
     assert isinstance(tuned.finetuner_, FineTuneClassifier)
     assert tuned.union_ is tuned.finetuner_.union_
-    assert tuned.transform(X).shape == (len(X), 6)
+    out = tuned.transform(X)
+    assert out.shape == (len(X), 6)
+    # Saved and loaded (as skmm fit saves a pipeline): the same features.
+    path = tmp_path / "tuned.joblib"
+    joblib.dump(tuned, path)
+    np.testing.assert_allclose(joblib.load(path).transform(X), out, equal_nan=True)
 
 
 def test_missing_column_gives_nan_components_and_nothing_else(two_layer_text_model):

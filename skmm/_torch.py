@@ -1,8 +1,9 @@
 """Torch helpers shared by the encoders, the fusion heads and the aligner.
 
 Device and precision resolution, autocast, seeding that leaves the caller's random
-state as it was, seeds drawn from a ``random_state``, out-of-memory detection, and
-thread limits scoped to a block (``limited_threads``).
+state as it was, seeds drawn from a ``random_state``, out-of-memory detection and the
+halving of a batch size after one (``retry_on_out_of_memory``, shared by the encoders
+and fine-tuning), and thread limits scoped to a block (``limited_threads``).
 A leaf module: it imports nothing from skmm, so that any part of the package can use
 it without depending on the encoders.
 """
@@ -12,8 +13,9 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-from collections.abc import Iterator
-from typing import Any
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -30,11 +32,14 @@ __all__ = [
     "resolve_device",
     "resolve_num_workers",
     "resolve_precision",
+    "retry_on_out_of_memory",
     "seed_from",
     "seeded",
 ]
 
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+
+_T = TypeVar("_T")
 
 
 def resolve_device(device: str | torch.device, *, fallback: bool = False) -> str:
@@ -269,6 +274,77 @@ def free_device_memory(device: str) -> None:
         torch.cuda.empty_cache()
     elif kind == "mps" and hasattr(torch, "mps"):
         torch.mps.empty_cache()
+
+
+def retry_on_out_of_memory(
+    run: Callable[[], _T],
+    owner: Any,
+    category: type[Warning],
+    *,
+    stacklevel: int = 1,
+) -> _T:
+    """Call ``run()``; after a device out-of-memory error, halve the batch size
+    and call it again, down to batch size 1.
+
+    ``run`` reads ``owner.batch_size_`` (and keeps its own progress: a retry
+    goes on from where the error stopped it). Each halving frees the cached
+    memory of ``owner.device_`` and warns ``category`` with the device and both
+    sizes; the smaller size stays in ``owner.batch_size_`` for the rest of the
+    work. Any other error, or one at batch size 1, propagates.
+
+    Parameters
+    ----------
+    run : callable
+        The work, without arguments.
+    owner : object
+        Has ``batch_size_`` (int, halved here) and ``device_`` (str); its class
+        name begins the warning.
+    category : Warning subclass
+        The warning's category (the caller's ``OutOfMemoryWarning``: this leaf
+        module imports nothing of skmm).
+    stacklevel : int, default=1
+        As :func:`warnings.warn`'s, counted from the caller of this function.
+
+    Returns
+    -------
+    result
+        What ``run()`` returned.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import torch
+    >>> from skmm._torch import retry_on_out_of_memory
+    >>> class Encoder:
+    ...     batch_size_, device_ = 8, "cpu"
+    >>> encoder = Encoder()
+    >>> def encode():
+    ...     if encoder.batch_size_ > 2:
+    ...         raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+    ...     return encoder.batch_size_
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     retry_on_out_of_memory(encode, encoder, ResourceWarning)
+    2
+    >>> str(caught[0].message)
+    'Encoder: cpu ran out of memory at batch size 8; retrying with 4'
+    """
+    while True:
+        try:
+            return run()
+        except Exception as exc:
+            if not is_out_of_memory(exc) or owner.batch_size_ <= 1:
+                raise
+            old = owner.batch_size_
+            owner.batch_size_ = max(1, old // 2)
+            del exc  # its traceback holds the failed batch's tensors
+            free_device_memory(owner.device_)
+            warnings.warn(
+                f"{type(owner).__name__}: {owner.device_} ran out of memory at "
+                f"batch size {old}; retrying with {owner.batch_size_}",
+                category,
+                stacklevel=stacklevel + 1,
+            )
 
 
 def seed_from(random_state: Any) -> int:

@@ -65,7 +65,7 @@ def test_demo_report_folder(quick_report):
     assert board["candidate"].iloc[0] == "ensemble"
     assert board["score"].iloc[0] >= board["score"].iloc[1:].max()
     assert board["weight"].iloc[1:].sum() == pytest.approx(1.0)
-    assert {"hgb", "linear[text]", "fusion_gated"} <= set(board["candidate"])
+    assert {"hgb", "linear[text]", "fusion_concat"} <= set(board["candidate"])
     assert candidates.count("\n| ") == len(board) + 1
     importance = pd.read_csv(out / "modality_importance.csv")
     best_modalities = table.set_index("method").loc[best, "modalities"]

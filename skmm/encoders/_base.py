@@ -29,10 +29,9 @@ from skmm._dataframe import column_values as _column_values
 from skmm._dataframe import row_labels
 from skmm._docs import DocLinkMixin
 from skmm._torch import (
-    free_device_memory,
-    is_out_of_memory,
     resolve_device,
     resolve_precision,
+    retry_on_out_of_memory,
 )
 from skmm._version import __version__
 from skmm.cache import EmbeddingCache, MemoryCache, check_cache_value, resolve_cache
@@ -431,23 +430,9 @@ class BaseEncoder(DocLinkMixin, TransformerMixin, BaseEstimator):
     # -- device -----------------------------------------------------------------
     def _retry_on_oom(self, run: Callable[[], _T]) -> _T:
         """Call ``run()``; on a device out-of-memory error, halve ``batch_size_``
-        and call it again (``run`` reads ``batch_size_``), down to batch size 1."""
-        while True:
-            try:
-                return run()
-            except Exception as exc:
-                if not is_out_of_memory(exc) or self.batch_size_ <= 1:
-                    raise
-                old = self.batch_size_
-                self.batch_size_ = max(1, old // 2)
-                del exc
-                free_device_memory(self.device_)
-                warnings.warn(
-                    f"{type(self).__name__}: {self.device_} ran out of memory at "
-                    f"batch size {old}; retrying with {self.batch_size_}",
-                    OutOfMemoryWarning,
-                    stacklevel=4,
-                )
+        and call it again (``run`` reads ``batch_size_``), down to batch size 1
+        (:func:`skmm._torch.retry_on_out_of_memory`, as fine-tuning does)."""
+        return retry_on_out_of_memory(run, self, OutOfMemoryWarning, stacklevel=4)
 
     # -- encoding -----------------------------------------------------------------
     def _transform_column(

@@ -3,10 +3,15 @@
 Gradient-boosted trees on the tabular blocks (categories split natively), trees on
 the tabular blocks plus a few principal components of each embedding block, a
 regularised linear model per embedding block and on all blocks, late fusion, and
-(in the ``"default"`` preset) two neural fusion heads. LightGBM's and CatBoost's
-trees join them, in the presets of ``BOOSTED_PRESETS``, when the libraries are
-installed (``pip install skmm[boosting]``); ``not_installed_candidates`` names
-the ones left out.
+(in the ``"default"`` preset) a neural concat fusion head; ``"best"`` adds the
+gated fusion head, and LightGBM's and CatBoost's trees join them, in the presets
+of ``BOOSTED_PRESETS``, when the libraries are installed (``pip install
+skmm[boosting]``); ``not_installed_candidates`` names the ones left out.
+
+Each default candidate is as cheap as it could be made at an equal held-out
+score of the ensemble (``benchmarks/ensemble_quality.py``'s three tasks; the
+figures are in benchmarks/README.md, "Ensemble cost"): the default ensemble
+costs about 3 concat head fits where it cost 22.
 """
 
 from __future__ import annotations
@@ -76,11 +81,24 @@ _BOOSTED_SETTINGS: dict[str, dict[str, Any]] = {
     },
 }
 
-# The neural candidates stop after 5 epochs without a better validation loss
-# (the heads' default is 10) and keep their best epoch: on 1,500 cached reviews
-# the best epoch came at the second and both heads trained 35% less for the same
-# model (benchmarks/README.md, "Ensemble cost").
-_PATIENCE = 5
+# What made each default candidate cheap, at the same held-out score of the
+# ensemble on the reviews, the digits and the synthetic task (3 splits each;
+# benchmarks/README.md, "Ensemble cost"):
+# - the trees: 50 iterations at rate 0.2 instead of 100 at 0.1 (half the trees;
+#   early stopping on a tenth of the rows lost 0.006 on the digits, and cannot
+#   split 50 classes of 3 rows);
+# - the linear models: LogisticRegressionCV on 2 inner folds instead of 3, over
+#   the same 5 values of C (3 values up to C = 0.1 lost 0.013 on the digits'
+#   late fusion; a fixed C lost up to 0.05 there);
+# - the neural head: batches of 128 at twice the learning rate, stopping after 3
+#   epochs without a better validation loss (the heads' defaults: 64, 1e-3, 10):
+#   a third of the fit; the gated head, which no task's ensemble needed beside
+#   the concat head, moved to the "best" preset.
+_TREE_SETTINGS: dict[str, Any] = {"learning_rate": 0.2, "max_iter": 50}
+_INNER_FOLDS = 2
+_NEURAL_SETTINGS: dict[str, Any] = {"batch_size": 128, "lr": 2e-3, "patience": 3}
+#: The neural fusion types of each preset's candidates.
+_NEURAL_PRESETS = {"fast": (), "default": ("concat",), "best": ("concat", "gated")}
 
 # scikit-learn 1.9 changes LogisticRegressionCV's defaults and warns unless both
 # are given; older releases lack the second and warn about the first.
@@ -139,10 +157,10 @@ def default_candidates(
     ----------
     task : {"classification", "regression"}, default="classification"
     preset : {"default", "fast", "best"}, default="default"
-        ``"fast"`` leaves the neural fusion heads out; ``"best"`` adds, to the
-        default, LightGBM's and CatBoost's trees when installed
-        (``BOOSTED_PRESETS``): four more candidates, each about as costly as
-        ``hgb_projected`` or less (benchmarks/README.md).
+        ``"fast"`` leaves the neural fusion head out; ``"best"`` adds, to the
+        default, the gated fusion head and LightGBM's and CatBoost's trees
+        when installed (``BOOSTED_PRESETS``): four more candidates, each about
+        as costly as ``hgb_projected`` or less (benchmarks/README.md).
     class_weight : {"balanced"} or dict, default=None
         Passed to the classifiers that take it.
     device : str, default="auto"
@@ -173,7 +191,7 @@ def default_candidates(
 
         def tree():
             return HistGradientBoostingClassifier(
-                class_weight=class_weight, random_state=random_state
+                class_weight=class_weight, random_state=random_state, **_TREE_SETTINGS
             )
 
         def linear():
@@ -181,7 +199,7 @@ def default_candidates(
                 BlockStandardizer(),
                 LogisticRegressionCV(
                     Cs=np.logspace(-3, 1, 5),
-                    cv=InnerStratifiedKFold(3, random_state=random_state),
+                    cv=InnerStratifiedKFold(_INNER_FOLDS, random_state=random_state),
                     scoring="neg_log_loss",
                     class_weight=class_weight,
                     max_iter=1000,
@@ -193,7 +211,9 @@ def default_candidates(
     else:
 
         def tree():
-            return HistGradientBoostingRegressor(random_state=random_state)
+            return HistGradientBoostingRegressor(
+                random_state=random_state, **_TREE_SETTINGS
+            )
 
         def linear():
             return make_pipeline(
@@ -230,22 +250,21 @@ def default_candidates(
         ("linear_all", linear(), "all"),
         ("late", late, "fused"),
     ]
-    if preset in ("default", "best"):
-        head = FusionClassifier if classify else FusionRegressor
-        for fusion in ("concat", "gated"):
-            candidates.append(
-                (
-                    f"fusion_{fusion}",
-                    head(
-                        fusion,
-                        patience=_PATIENCE,
-                        device=device,
-                        random_state=random_state,
-                        **extra,
-                    ),
-                    "fused",
-                )
+    head = FusionClassifier if classify else FusionRegressor
+    for fusion in _NEURAL_PRESETS[preset]:
+        candidates.append(
+            (
+                f"fusion_{fusion}",
+                head(
+                    fusion,
+                    device=device,
+                    random_state=random_state,
+                    **_NEURAL_SETTINGS,
+                    **extra,
+                ),
+                "fused",
             )
+        )
     return candidates
 
 

@@ -32,10 +32,11 @@ from sklearn.base import (
     clone,
     is_classifier,
 )
+from sklearn.impute import SimpleImputer
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import check_cv
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import LabelEncoder
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import LabelEncoder, StandardScaler
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
@@ -64,6 +65,7 @@ from skmm.ensemble._candidates import (
     not_installed_candidates,
 )
 from skmm.ensemble._selection import combine, greedy_selection
+from skmm.ensemble._stacking import Stacker
 from skmm.ensemble._validation import (
     check_input,
     check_names,
@@ -256,6 +258,8 @@ class _BaseEnsemble(
         "scoring": [str, callable, None],
         "selection_scoring": [str, callable, None],
         "ensemble_size": [Interval(Integral, 1, None, closed="left")],
+        "combiner": [StrOptions({"greedy", "stacking"})],
+        "passthrough": ["boolean"],
         "refit": ["boolean"],
         "categorical_features": [StrOptions({"auto"}), list, None],
         "modalities": [Mapping, None],
@@ -276,6 +280,8 @@ class _BaseEnsemble(
         scoring=None,
         selection_scoring=None,
         ensemble_size=25,
+        combiner="greedy",
+        passthrough=False,
         refit=True,
         categorical_features="auto",
         modalities=None,
@@ -292,6 +298,8 @@ class _BaseEnsemble(
         self.scoring = scoring
         self.selection_scoring = selection_scoring
         self.ensemble_size = ensemble_size
+        self.combiner = combiner
+        self.passthrough = passthrough
         self.refit = refit
         self.categorical_features = categorical_features
         self.modalities = modalities
@@ -303,10 +311,18 @@ class _BaseEnsemble(
         self.verbose = verbose
 
     # -- parameters: ``candidates__<name>__<param>`` reaches into the library ----
-    def _library(self, random_state=None) -> list[tuple[str, Any, Any, bool]]:
-        """(name, estimator, blocks, given_by_user) of every candidate."""
+    def _library(
+        self, random_state=None, fitting: bool = False
+    ) -> list[tuple[str, Any, Any, bool]]:
+        """(name, estimator, blocks, given_by_user) of every candidate; when
+        ``fitting``, the default candidates' ``class_weight`` is keyed by the
+        encoded classes that they are fitted on."""
         task = "classification" if is_classifier(self) else "regression"
-        extra = {"class_weight": getattr(self, "class_weight", None)}
+        extra = {
+            "class_weight": self._encoded_class_weight()
+            if fitting
+            else getattr(self, "class_weight", None)
+        }
         if task == "regression":
             extra = {}
         if isinstance(self.candidates, list):
@@ -462,7 +478,7 @@ class _BaseEnsemble(
         embedding = [b for b in names if table.embedding.get(b, False)]
         resolved: list[_Candidate] = []
         seen_defaults: set = set()
-        library = self._library(seed)
+        library = self._library(seed, fitting=True)
         check_names([entry[0] for entry in library])
         for name, est, blocks, user in library:
             if not user:
@@ -611,7 +627,10 @@ class _BaseEnsemble(
             budget,
         )  # fmt: skip
         kept = [r for r in results if r.pred is not None]
-        weights = self._select_ensemble(kept, target, sample_weight, scorer)
+        if self.combiner == "stacking":
+            weights = self._stack(kept, table, target, sample_weight, scorer)
+        else:
+            weights = self._select_ensemble(kept, target, sample_weight, scorer)
         self._refit(kept, weights, table, target, params, budget)
         self.leaderboard_ = self._leaderboard(results, weights)
         self._say(
@@ -792,9 +811,71 @@ class _BaseEnsemble(
             scorer, [ensemble_oof], everywhere, np.ones(1), target, sample_weight
         )
         self.selection_trace_ = trace
+        self.stacker_ = None
         self.oof_predictions_ = {r.cand.name: self._unalign(r.pred) for r in kept}
         self.oof_predictions_["ensemble"] = self._unalign(ensemble_oof)
         return weights
+
+    def _stack(self, kept, table, target, sample_weight, scorer) -> np.ndarray:
+        """``combiner="stacking"``: a regularised linear model on every kept
+        candidate's out-of-fold output (and, with ``passthrough``, the tabular
+        columns); its own out-of-fold output, from a nested cross-validation
+        over the same rows, gives ``oof_score_``. The weights are each
+        candidate's share of the stacker's absolute coefficients."""
+        oof = [r.pred for r in kept]
+        seen = np.stack([r.seen for r in kept], axis=1)
+        extra = self._passthrough_fit(table) if self.passthrough else None
+        stacker = Stacker(
+            is_classifier(self),
+            self._prior,
+            self._encoded_class_weight(),
+            random_state=seed_from(self.random_state),
+        ).fit(oof, seen, target, sample_weight, extra)
+        stacked = stacker.out_of_fold(oof, seen, target, sample_weight, extra)
+        everywhere = np.ones((len(target), 1), bool)
+        self.oof_score_ = self._score(
+            scorer, [stacked], everywhere, np.ones(1), target, sample_weight
+        )
+        self.selection_trace_ = []
+        self.stacker_ = stacker
+        self._stacked = [r.cand.name for r in kept]
+        self.oof_predictions_ = {r.cand.name: self._unalign(r.pred) for r in kept}
+        self.oof_predictions_["ensemble"] = self._unalign(stacked)
+        return stacker.weights_
+
+    def _encoded_class_weight(self):
+        """The classifier's ``class_weight`` over the encoded classes (0 to
+        k - 1, what the candidates and the stacker are fitted on)."""
+        weight = getattr(self, "class_weight", None)
+        if not isinstance(weight, Mapping):
+            return weight
+        codes = {label: i for i, label in enumerate(self.classes_)}
+        return {codes[label]: w for label, w in weight.items() if label in codes}
+
+    def _tabular_columns(self, table: InputTable) -> np.ndarray:
+        tabular = [b for b in table.layout.names if not table.embedding.get(b, False)]
+        return table.columns_of(tabular)
+
+    def _passthrough_fit(self, table: InputTable) -> np.ndarray | None:
+        """``passthrough``: the tabular blocks' columns, one-hot categories,
+        missing values the training median, standardised (learnt here)."""
+        columns = self._tabular_columns(table)
+        if not len(columns):
+            self._passthrough = None
+            return None
+        frame = table.frame(columns, np.arange(len(table.values)), False)
+        self._passthrough = make_pipeline(
+            SimpleImputer(strategy="median", keep_empty_features=True),
+            StandardScaler(),
+        )
+        return self._passthrough.fit_transform(frame.to_numpy(dtype=float))
+
+    def _passthrough_of(self, table: InputTable) -> np.ndarray | None:
+        if getattr(self, "_passthrough", None) is None:
+            return None
+        columns = self._tabular_columns(table)
+        frame = table.frame(columns, np.arange(len(table.values)), False)
+        return self._passthrough.transform(frame.to_numpy(dtype=float))
 
     # -- stage 4: the refit -----------------------------------------------------
     def _refit(self, kept, weights, table, target, params, budget) -> None:
@@ -807,7 +888,8 @@ class _BaseEnsemble(
         n = len(target)
         for r, w in zip(kept, weights, strict=True):
             r.weight = float(w)
-            if w <= 0 and self.refit:
+            stacked = self.combiner == "stacking"
+            if w <= 0 and self.refit and not stacked:
                 continue
             fitted = r.models
             if self.refit:
@@ -860,7 +942,7 @@ class _BaseEnsemble(
                             f"{time.perf_counter() - start:.1f} s"
                         )
             self.estimators_[r.cand.name] = fitted
-            if w > 0:
+            if w > 0 or stacked:
                 self.weights_[r.cand.name] = float(w)
             self._members[r.cand.name] = (r.cand.blocks, r.cand.columns, r.cand.native)
 
@@ -927,11 +1009,14 @@ class _BaseEnsemble(
             return float(scorer(*args, sample_weight=sample_weight))
 
     # -- predict ----------------------------------------------------------------
-    def _member_outputs(self, X, names) -> tuple[list[np.ndarray], np.ndarray]:
+    def _member_outputs(
+        self, X, names, table: InputTable | None = None
+    ) -> tuple[list[np.ndarray], np.ndarray]:
         """Each named candidate's output on ``X`` (NaN where it does not see a
         row) and the (n_samples, n_names) mask of the rows it sees."""
         check_is_fitted(self, "estimators_")
-        table, _ = self._table(X, reset=False)
+        if table is None:
+            table, _ = self._table(X, reset=False)
         present = table.present()
         index = {b: j for j, b in enumerate(table.layout.names)}
         n, k = len(table.values), len(self._prior)
@@ -955,6 +1040,11 @@ class _BaseEnsemble(
         return preds, np.stack(seen, axis=1).reshape(n, len(names))
 
     def _combine(self, X) -> np.ndarray:
+        if getattr(self, "stacker_", None) is not None:
+            check_is_fitted(self, "estimators_")
+            table, _ = self._table(X, reset=False)
+            preds, seen = self._member_outputs(X, self._stacked, table)
+            return self.stacker_.predict(preds, seen, self._passthrough_of(table))
         names = list(getattr(self, "weights_", {}))
         preds, seen = self._member_outputs(X, names)
         weights = np.array([self.weights_[name] for name in names])
@@ -1075,16 +1165,17 @@ class EnsembleClassifier(ClassifierMixin, _BaseEnsemble):
     candidates : list or dict, default=None
         ``None``: the ``preset`` library (see :func:`~skmm.ensemble.default_candidates`:
         ``hgb``, ``hgb_projected``, ``linear[<block>]``, ``linear_all``,
-        ``late``, ``fusion_concat``, ``fusion_gated``). A dict edits it: name to
+        ``late``, ``fusion_concat``). A dict edits it: name to
         an estimator (replaces or adds; reads all blocks), to ``(estimator,
         blocks)``, or to ``"drop"``. A list of ``(name, estimator)`` or ``(name,
         estimator, blocks)`` replaces it. ``blocks`` is a block name, a list of
         them, ``"all"``, ``"fused"``, ``"tabular"``, ``"embedding"`` or
         ``"each"``. Parameters are reachable as ``candidates__<name>__<param>``.
     preset : {"default", "fast", "best"}, default="default"
-        ``"fast"`` leaves out the neural fusion heads; ``"best"`` adds LightGBM's
-        and CatBoost's trees (``pip install skmm[boosting]``; without it the
-        leaderboard says they were not installed).
+        ``"fast"`` leaves out the neural fusion head; ``"best"`` adds the gated
+        fusion head and LightGBM's and CatBoost's trees (``pip install
+        skmm[boosting]``; without it the leaderboard says they were not
+        installed).
     cv : int, cross-validation generator or iterable, default=5
         The folds every candidate is fitted on (stratified for an int). Their
         test parts must hold each row exactly once, as for ``cross_val_predict``.
@@ -1098,6 +1189,20 @@ class EnsembleClassifier(ClassifierMixin, _BaseEnsemble):
         may fall below its best candidate's.
     ensemble_size : int, default=25
         Greedy selection steps (with replacement).
+    combiner : {"greedy", "stacking"}, default="greedy"
+        How the candidates' out-of-fold outputs become the ensemble's:
+        ``"greedy"``, a weighted mean of the chosen candidates' probabilities
+        (the selection above); ``"stacking"``, a regularised logistic regression
+        on every candidate's log-odds (scikit-learn's ``StackingClassifier``
+        idea on the folds already fitted), which can weigh a candidate per
+        class, below zero, and move the decision threshold; its
+        ``oof_score_`` comes from a nested cross-validation over the same
+        out-of-fold outputs, and every candidate is refitted (they all feed
+        it).
+    passthrough : bool, default=False
+        With ``combiner="stacking"``: the stacker also reads the tabular
+        blocks' columns (categories one-hot, missing values the training
+        median, standardised), as ``StackingClassifier(passthrough=True)``.
     refit : bool, default=True
         Refit each chosen candidate on all rows (one model per candidate);
         ``False`` keeps every candidate's K fold models (the chosen ones' are
@@ -1148,12 +1253,16 @@ class EnsembleClassifier(ClassifierMixin, _BaseEnsemble):
     oof_score_ : float
         The ensemble's out-of-fold score.
     weights_ : dict of str to float
-        The chosen candidates' weights (summing to 1).
+        The chosen candidates' weights (summing to 1); with stacking, each
+        candidate's share of the stacker's absolute coefficients.
+    stacker_ : Stacker or None
+        With ``combiner="stacking"``, the fitted stacker (its ``model_`` is
+        the logistic regression); None otherwise.
     estimators_ : dict of str to estimator (or list of them with refit=False)
         The chosen candidates refitted on all rows, or (``refit=False``) every
         candidate's fold models.
     selection_trace_ : list of float
-        Out-of-fold score after each selection step.
+        Out-of-fold score after each selection step (empty with stacking).
     classes_ : ndarray of shape (n_classes,)
     class_prior_ : ndarray of shape (n_classes,)
         Training class frequencies: the prediction of a row no candidate sees.
@@ -1206,6 +1315,8 @@ class EnsembleClassifier(ClassifierMixin, _BaseEnsemble):
         scoring=None,
         selection_scoring=None,
         ensemble_size=25,
+        combiner="greedy",
+        passthrough=False,
         refit=True,
         class_weight=None,
         categorical_features="auto",
@@ -1224,6 +1335,8 @@ class EnsembleClassifier(ClassifierMixin, _BaseEnsemble):
             scoring=scoring,
             selection_scoring=selection_scoring,
             ensemble_size=ensemble_size,
+            combiner=combiner,
+            passthrough=passthrough,
             refit=refit,
             categorical_features=categorical_features,
             modalities=modalities,
@@ -1324,9 +1437,10 @@ class EnsembleRegressor(RegressorMixin, _BaseEnsemble):
     candidates : list or dict, default=None
         As in :class:`EnsembleClassifier`, with regressors.
     preset : {"default", "fast", "best"}, default="default"
-        ``"fast"`` leaves out the neural fusion heads; ``"best"`` adds LightGBM's
-        and CatBoost's trees (``pip install skmm[boosting]``; without it the
-        leaderboard says they were not installed).
+        ``"fast"`` leaves out the neural fusion head; ``"best"`` adds the gated
+        fusion head and LightGBM's and CatBoost's trees (``pip install
+        skmm[boosting]``; without it the leaderboard says they were not
+        installed).
     cv : int, cross-validation generator or iterable, default=5
         The folds every candidate is fitted on; their test parts must hold
         each row exactly once.
@@ -1338,6 +1452,14 @@ class EnsembleRegressor(RegressorMixin, _BaseEnsemble):
         ``scoring``.
     ensemble_size : int, default=25
         Greedy selection steps (with replacement).
+    combiner : {"greedy", "stacking"}, default="greedy"
+        ``"greedy"``: a weighted mean of the chosen candidates' predictions;
+        ``"stacking"``: ``RidgeCV`` on every candidate's out-of-fold
+        predictions, which can rescale and shift them (see
+        :class:`EnsembleClassifier`).
+    passthrough : bool, default=False
+        With ``combiner="stacking"``, the stacker also reads the tabular
+        columns.
     refit : bool, default=True
         Refit each chosen candidate on all rows, or keep every candidate's
         fold models (see :class:`EnsembleClassifier`).
@@ -1379,6 +1501,8 @@ class EnsembleRegressor(RegressorMixin, _BaseEnsemble):
     oof_score_ : float
     weights_ : dict of str to float
     estimators_ : dict of str to estimator (or list of them with refit=False)
+    stacker_ : Stacker or None
+        With ``combiner="stacking"``, the fitted stacker.
     selection_trace_ : list of float
     y_mean_ : float
         Training mean of ``y``: the prediction of a row no candidate sees.

@@ -8,9 +8,12 @@ standardisation), cuts each image and text encoder's backbone before its last ``
 blocks (:mod:`skmm.finetune._backbones`), computes the frozen prefix of every item
 once (:mod:`skmm.finetune._store`: content-addressed, in this process and in the
 embedding cache) and trains the tops with the fusion network of the heads
-(:class:`~skmm.fusion._network.FusionNetwork`, any of the seven fusion types). The
-trained backbones go back into the fitted union's encoders, so ``union_`` is a
-normal fitted union whose encoders give the fine-tuned vectors.
+(:class:`~skmm.fusion.FusionNetwork`, any of the seven fusion types) through skorch
+(:mod:`skmm.finetune._training`). What it shares with the fusion heads (parameters,
+target encoding, validation split, network, loss, early stopping, the epoch bar) is
+:class:`~skmm.fusion.NeuralFusionMixin`. The trained backbones go back into the
+fitted union's encoders, so ``union_`` is a normal fitted union whose encoders give
+the fine-tuned vectors.
 
 With ``k="all"`` (every parameter trains) or ``augment=True`` (random train
 transforms of the images), a backbone is in raw mode: nothing is cached, each
@@ -22,7 +25,6 @@ from __future__ import annotations
 
 import copy
 import numbers
-import time
 import warnings
 from typing import Any
 
@@ -37,40 +39,24 @@ from sklearn.base import (
     _fit_context,
     clone,
 )
-from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d
+from sklearn.utils.validation import check_is_fitted
+from skorch.dataset import Dataset
+from skorch.helper import predefined_split
 
 from skmm._dataframe import column_values, is_dataframe, row_labels, to_numpy
 from skmm._docs import DocLinkMixin
-from skmm._torch import (
-    autocast,
-    free_device_memory,
-    is_out_of_memory,
-    resolve_device,
-    resolve_precision,
-    seed_from,
-    seeded,
-)
+from skmm._torch import resolve_device, resolve_precision, seed_from, seeded
 from skmm.compose._blocks import infer_layout, split_blocks
 from skmm.compose._scaling import BlockScaler
 from skmm.encoders import ImageEncoder, TextEncoder, is_missing
-from skmm.exceptions import DecodeError, OutOfMemoryWarning
-from skmm.finetune._backbones import Backbone, split_backbone
+from skmm.finetune._backbones import split_backbone
 from skmm.finetune._store import prefix_activations
-from skmm.fusion._modules import FUSION_PARAMETERS, FUSIONS
-from skmm.fusion._network import FusionNetwork, MultiTaskLoss
-from skmm.fusion._targets import (
-    ClassificationTarget,
-    RegressionTarget,
-    check_regression_targets,
-)
-from skmm.io import decode_image
+from skmm.finetune._training import FineTuneModule, FineTuneNet, TunedBlock, WarmUp
+from skmm.fusion import NeuralFusionMixin
 
 __all__ = ["FineTuneClassifier", "FineTuneRegressor"]
 
-_MIN_ROWS_FOR_VALIDATION = 20
 _PREFIX_BATCH = 16
 
 
@@ -92,74 +78,6 @@ def _values(X: Any, column: Any) -> list:
     return column_values(nw.to_native(frame[name]))
 
 
-class _FineTuned:
-    """One fine-tuned block during fit: its backbone, the input of its top for
-    each row of each of its columns (the prefix activation, or in raw mode the
-    raw value), and the block's standardisation."""
-
-    def __init__(
-        self,
-        backbone: Backbone,
-        inputs: list[list],
-        mean,
-        scale,
-        columns: list | None = None,
-        labels: list | None = None,
-    ):
-        self.backbone = backbone
-        self.inputs = inputs  # per column: per row, array / raw value, or None
-        self.mean = torch.as_tensor(mean, dtype=torch.float32)
-        self.scale = torch.as_tensor(scale, dtype=torch.float32)
-        self.columns = columns  # the frame's column names, for messages
-        self.labels = labels  # the frame's row labels (None: the positions)
-
-    def _decode_error(self, c: int, batch: list[int], exc: DecodeError):
-        """``exc`` (a raw value that stopped decoding during fit: a file deleted
-        or changed) with the column, the row, its index label and the value."""
-        column = self.columns[c] if self.columns else c
-        bad = batch[0]
-        for row in batch:  # the first value of the batch that does not decode
-            try:
-                decode_image(self.inputs[c][row])
-            except DecodeError:
-                bad = row
-                break
-        where = f"column {column!r}, row {bad}"
-        if self.labels is not None and self.labels[bad] != bad:
-            where += f" (index {self.labels[bad]!r})"
-        return DecodeError(
-            f"{where}: {self.inputs[c][bad]!r} could be read when fit started, not "
-            f"now: {exc} (changed or deleted during training?)"
-        )
-
-    def vectors(
-        self, rows: np.ndarray, device: str, *, augment: bool = False
-    ) -> torch.Tensor:
-        """The standardised block of ``rows``: each column's top output, zero
-        (the mean) where the column is missing. ``augment``: a training batch
-        (an augmented backbone's random transforms)."""
-        dim = self.backbone.dim
-        parts = []
-        for c, column in enumerate(self.inputs):
-            mean = self.mean[c * dim : (c + 1) * dim].to(device)
-            scale = self.scale[c * dim : (c + 1) * dim].to(device)
-            have = [i for i, r in enumerate(rows) if column[r] is not None]
-            out = torch.zeros(len(rows), dim, device=device)
-            if have:
-                try:
-                    top = self.backbone.top(
-                        [column[rows[i]] for i in have], augment=augment
-                    )
-                except DecodeError as exc:
-                    batch = [int(rows[i]) for i in have]
-                    raise self._decode_error(c, batch, exc) from exc
-                scaled = (top.float() - mean) / scale
-                index = torch.as_tensor(have, device=device)
-                out = out.index_copy(0, index, scaled)
-            parts.append(out)
-        return torch.cat(parts, dim=1)
-
-
 class _IntervalNotBool(Interval):
     """An Interval of ints that refuses True and False (``k=True`` is no ``k=1``)."""
 
@@ -167,37 +85,23 @@ class _IntervalNotBool(Interval):
         return not isinstance(val, (bool, np.bool_)) and super().is_satisfied_by(val)
 
 
-class _BaseFineTune(DocLinkMixin, BaseEstimator):
-    """What the fine-tuning classifier and regressor share."""
+class _BaseFineTune(NeuralFusionMixin, DocLinkMixin, BaseEstimator):
+    """What the fine-tuning classifier and regressor share (and, through
+    :class:`NeuralFusionMixin`, the fusion heads too)."""
 
     _parameter_constraints: dict = {
+        **NeuralFusionMixin._parameter_constraints,
         "union": [HasMethods(["fit_transform", "transform", "get_feature_names_out"])],
-        "fusion": [StrOptions(set(FUSIONS))],
         "k": [
             _IntervalNotBool(numbers.Integral, 0, None, closed="left"),
             StrOptions({"all"}),
             dict,
         ],
         "augment": ["boolean"],
-        "hidden": [Interval(numbers.Integral, 1, None, closed="left")],
-        "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
-        "modality_dropout": [Interval(numbers.Real, 0, 1, closed="left")],
-        "missing_embedding": [StrOptions({"learned", "zero"})],
-        **FUSION_PARAMETERS,
-        "lr": [Interval(numbers.Real, 0, None, closed="neither")],
         "backbone_lr": [Interval(numbers.Real, 0, None, closed="left")],
         "lora_rank": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "warmup_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
-        "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
-        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
-        "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
-        "patience": [Interval(numbers.Integral, 1, None, closed="left")],
-        "device": [str, torch.device],
         "precision": [StrOptions({"auto", "fp32", "fp16", "bf16"})],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
     }
 
     def __init__(
@@ -257,18 +161,14 @@ class _BaseFineTune(DocLinkMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
         tags.input_tags.string = True
         tags.input_tags.two_d_array = False
-        tags.non_deterministic = self.random_state is None
         return tags
 
     # -- hooks ----------------------------------------------------------------------
     def _encode_targets(self, y) -> tuple[np.ndarray, Any]:
+        """Return (target matrix, the ClassificationTarget or RegressionTarget)."""
         raise NotImplementedError
-
-    def _stratify(self, targets: np.ndarray) -> np.ndarray | None:
-        return None
 
     # -- input ----------------------------------------------------------------------
     def _check_frame(self, X) -> None:
@@ -321,12 +221,7 @@ class _BaseFineTune(DocLinkMixin, BaseEstimator):
             feature_names=union.get_feature_names_out(),
         )
         blocks, present = self._blocks(Xt)
-        for j, name in enumerate(self.layout_.names):
-            if not present[:, j].any():
-                raise ValueError(
-                    f"modality {name!r} is absent from every row of the training data"
-                )
-        self.scaler_ = BlockScaler().fit(blocks, present)
+        self._set_scaler(BlockScaler().fit(blocks, present), present)
         scaled = self.scaler_.transform(blocks, present)
         self.device_ = resolve_device(self.device)
         self.precision_ = resolve_precision(self.precision, self.device_)
@@ -370,7 +265,7 @@ class _BaseFineTune(DocLinkMixin, BaseEstimator):
                 f"{[name for _, name, _, _ in chosen]}); give an image block k > 0 "
                 "or 'all', or set augment=False"
             )
-        tuned: dict[int, _FineTuned] = {}
+        tuned: dict[int, TunedBlock] = {}
         self.finetuned_blocks_ = []
         for j, name, encoder, k in chosen:
             tuned[j] = self._prepare_block(
@@ -378,19 +273,33 @@ class _BaseFineTune(DocLinkMixin, BaseEstimator):
             )
             self.finetuned_blocks_.append(name)
 
-        n_rows = len(targets)
-        train, valid = self._split(targets, n_rows, seed)
+        train, valid = self._validation_split(targets, len(targets), seed)
+        train = np.sort(train)  # the batches' order is drawn from the seed
+        valid = None if valid is None else np.sort(valid)
         # Python's random too: timm's random crops (augment=True) draw from it.
         with seeded(seed, self.device_, python_random=True):
-            network = self._network(encoding.n_outputs).to(self.device_)
-            criterion = MultiTaskLoss(
-                [(encoding.kind, encoding.n_outputs)],
-                [1.0],
-                [getattr(encoding, "class_weight", None)],
-            ).to(self.device_)
-            self.history_ = self._train(
-                network, criterion, tuned, scaled, present, targets, train, valid, seed
+            module = FineTuneModule(
+                self._network([encoding.n_outputs]),
+                tuned,
+                scaled,
+                present,
+                self.device_,
+                self.precision_,
+                train_backbones=self.backbone_lr > 0,
             )
+            net = self._net(module, encoding, targets, valid, seed)
+            net.fit(train, targets[train])
+        network = net.module_.network
+        self.history_ = [
+            {
+                "epoch": int(row["epoch"]),
+                "train_loss": float(row["train_loss"]),
+                "backbone_trained": bool(row["backbone_trained"]),
+                **({} if valid is None else {"valid_loss": float(row["valid_loss"])}),
+                "seconds": float(row["dur"]),
+            }
+            for row in net.history
+        ]
         network.eval()
         self.network_ = network
         self._encoding = encoding
@@ -420,7 +329,7 @@ class _BaseFineTune(DocLinkMixin, BaseEstimator):
 
     def _prepare_block(
         self, X, j, name, encoder, k, block, present, seed
-    ) -> _FineTuned:
+    ) -> TunedBlock:
         backbone = split_backbone(
             encoder, k, self.device_, self.lora_rank, seed + j, self.augment
         )
@@ -455,7 +364,7 @@ class _BaseFineTune(DocLinkMixin, BaseEstimator):
                     per_row[r] = value
             inputs.append(per_row)
         scaler = self.scaler_
-        return _FineTuned(
+        return TunedBlock(
             backbone,
             inputs,
             scaler.means_[j],
@@ -464,163 +373,35 @@ class _BaseFineTune(DocLinkMixin, BaseEstimator):
             labels=row_labels(X),
         )
 
-    def _split(self, targets, n_rows, seed):
-        rows = np.arange(n_rows)
-        if not self.early_stopping or n_rows < _MIN_ROWS_FOR_VALIDATION:
-            return rows, None
-        try:
-            train, valid = train_test_split(
-                rows,
-                test_size=self.validation_fraction,
-                random_state=seed,
-                stratify=self._stratify(targets),
-            )
-        except ValueError:  # a class too rare to stratify
-            train, valid = train_test_split(
-                rows, test_size=self.validation_fraction, random_state=seed
-            )
-        return np.sort(train), np.sort(valid)
-
-    def _network(self, n_outputs: int) -> FusionNetwork:
-        fusion_params = {
-            name: getattr(self, name)
-            for name in getattr(FUSIONS[self.fusion], "hyperparameters", {})
-        }
-        return FusionNetwork(
-            input_dims=self.layout_.widths,
-            output_sizes=[n_outputs],
-            fusion=self.fusion,
-            hidden=self.hidden,
-            dropout=self.dropout,
-            modality_dropout=self.modality_dropout,
-            missing_embedding=self.missing_embedding,
-            fusion_params=fusion_params,
-        )
-
-    def _inputs(self, rows, tuned, scaled, present, *, grad: bool, pretrained: bool):
-        """The network's inputs of ``rows``. ``grad``: a training batch
-        (gradients into the backbones; an augmented backbone's random train
-        transforms). ``pretrained``: the backbones still have their pretrained
-        weights, so their output is the union's vectors (``scaled``) and the tops
-        need not run (the warm-up epochs)."""
-        device = self.device_
-        inputs = {"present": torch.as_tensor(present[rows]).to(device)}
-        for j, block in enumerate(scaled):
-            if j in tuned and not pretrained:
-                with torch.set_grad_enabled(grad):
-                    x = tuned[j].vectors(rows, device, augment=grad)
-                x = x * inputs["present"][:, j, None].to(x.dtype)
-            else:
-                x = torch.as_tensor(block[rows]).to(device)
-            inputs[f"x{j}"] = x
-        return inputs
-
-    def _train(
-        self, network, criterion, tuned, scaled, present, targets, train, valid, seed
-    ) -> list[dict]:
-        backbone_params = [p for b in tuned.values() for p in b.backbone.parameters]
-        groups = [{"params": list(network.parameters()), "lr": self.lr}]
-        if backbone_params and self.backbone_lr > 0:
-            groups.append({"params": backbone_params, "lr": self.backbone_lr})
-        optimizer = torch.optim.AdamW(groups, weight_decay=self.weight_decay)
-        # fp16 needs loss scaling (its gradients underflow); bf16 and fp32 do not.
-        grad_scaler = torch.amp.GradScaler(
-            torch.device(self.device_).type, enabled=self.precision_ == "fp16"
-        )
-        generator = np.random.default_rng(seed)
-        y = torch.as_tensor(targets, dtype=torch.float32)
-        history: list[dict] = []
-        best, best_loss, waited = None, np.inf, 0
-        trained_yet = False  # whether the backbones have left their pretrained weights
-        for epoch in range(self.max_epochs):
-            started = time.perf_counter()
-            warming = epoch < self.warmup_epochs
-            train_backbones = bool(backbone_params) and not warming
-            network.train()
-            for b in tuned.values():
-                b.backbone.train_mode()
-            order = generator.permutation(train)
-            total, seen = 0.0, 0
-            while seen < len(order):
-                rows = order[seen : seen + self.batch_size_]
-                try:
-                    with autocast(self.device_, self.precision_):
-                        inputs = self._inputs(
-                            rows,
-                            tuned,
-                            scaled,
-                            present,
-                            grad=train_backbones,
-                            pretrained=not trained_yet and not train_backbones,
-                        )
-                        out = network(**inputs).float()
-                    loss = criterion(out, y[rows].to(self.device_))
-                    optimizer.zero_grad(set_to_none=True)
-                    grad_scaler.scale(loss).backward()
-                except Exception as exc:
-                    if not is_out_of_memory(exc) or self.batch_size_ <= 1:
-                        raise
-                    del exc
-                    optimizer.zero_grad(set_to_none=True)
-                    self._halve_batch_size()
-                    continue
-                grad_scaler.step(optimizer)
-                grad_scaler.update()
-                total += float(loss.detach()) * len(rows)
-                seen += len(rows)
-            trained_yet = trained_yet or train_backbones
-            record = {"epoch": epoch + 1, "train_loss": total / max(seen, 1)}
-            record["backbone_trained"] = train_backbones
-            if valid is not None:
-                network.eval()
-                with torch.no_grad():
-                    losses = []
-                    for start in range(0, len(valid), self.batch_size_):
-                        rows = valid[start : start + self.batch_size_]
-                        inputs = self._inputs(
-                            rows,
-                            tuned,
-                            scaled,
-                            present,
-                            grad=False,
-                            pretrained=not trained_yet,
-                        )
-                        out = network(**inputs).float()
-                        losses.append(
-                            float(criterion(out, y[rows].to(self.device_))) * len(rows)
-                        )
-                record["valid_loss"] = sum(losses) / len(valid)
-                if record["valid_loss"] < best_loss:
-                    best_loss, waited = record["valid_loss"], 0
-                    best = (
-                        copy.deepcopy(network.state_dict()),
-                        {j: b.backbone.state() for j, b in tuned.items()},
-                    )
-                else:
-                    waited += 1
-            record["seconds"] = time.perf_counter() - started
-            history.append(record)
-            if self.verbose:
-                print(record)
-            if valid is not None and waited >= self.patience:
-                break
-        if best is not None:
-            network.load_state_dict(best[0])
-            for j, state in best[1].items():
-                tuned[j].backbone.load_state(state)
-        return history
-
-    def _halve_batch_size(self) -> None:
-        """After a device out-of-memory error: halve ``batch_size_`` (the batch is
-        then retried, and the rest of training keeps the smaller size)."""
-        old = self.batch_size_
-        self.batch_size_ = max(1, old // 2)
-        free_device_memory(self.device_)
-        warnings.warn(
-            f"{type(self).__name__}: {self.device_} ran out of memory at batch size "
-            f"{old}; retrying with {self.batch_size_}",
-            OutOfMemoryWarning,
-            stacklevel=4,
+    def _net(self, module, encoding, targets, valid, seed) -> FineTuneNet:
+        """The skorch net that trains ``module``: AdamW, the backbones' trained
+        parameters at ``backbone_lr``, the warm-up, early stopping on the rows
+        ``valid`` (None: none) and the heads' epoch bar or table."""
+        train_split = None
+        if valid is not None:
+            train_split = predefined_split(Dataset(valid, targets[valid]))
+        # Strict improvement, as fine-tuning always stopped (skorch's default
+        # ignores a relative gain under 1e-4).
+        callbacks = [WarmUp(self.warmup_epochs)]
+        callbacks += self._callbacks(valid is not None, threshold=0.0)
+        return FineTuneNet(
+            module,
+            self._criterion([encoding], [1.0]),
+            owner=self,
+            precision=self.precision_,
+            seed=seed,
+            optimizer=torch.optim.AdamW,
+            lr=self.lr,
+            optimizer__weight_decay=self.weight_decay,
+            optimizer__param_groups=[("backbones.*", {"lr": self.backbone_lr})],
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            train_split=train_split,
+            callbacks=callbacks,
+            # verbose=0: no table to format each epoch (the bar is the feedback)
+            **({} if self.verbose else {"callbacks__print_log": None}),
+            verbose=self.verbose,
+            device=self.device_,
         )
 
     # -- predict --------------------------------------------------------------------
@@ -741,7 +522,10 @@ _DOC = """
         of ``augment`` and the validation split, without changing torch's,
         numpy's or Python's global random state.
     verbose : int, default=0
-        1 prints each epoch's losses.
+        0: an epoch bar on stderr with the losses and the time left, shown as
+        ``skmm.set_config(progress=...)`` says (as the fusion heads'); 1:
+        skorch's per-epoch table (losses, ``backbone_trained``, duration) on
+        stdout, uncoloured off a terminal.
 
     Attributes
     ----------
@@ -807,18 +591,9 @@ class FineTuneClassifier(ClassifierMixin, _BaseFineTune):
     """
 
     def _encode_targets(self, y):
-        y = column_or_1d(y, warn=True)
-        check_classification_targets(y)
-        target, column = ClassificationTarget.fit(y)
-        if target.n_outputs < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs at least 2 classes in y; it has one: "
-                f"{target.classes[0]!r}"
-            )
-        self.classes_ = target.classes
-        return column, target
+        return self._classification_target(y)
 
-    def _stratify(self, targets):
+    def _stratify_labels(self, targets):
         return targets[:, 0]
 
     @_fit_context(prefer_skip_nested_validation=False)
@@ -894,11 +669,7 @@ class FineTuneRegressor(RegressorMixin, _BaseFineTune):
     """
 
     def _encode_targets(self, y):
-        y = check_regression_targets(y)
-        self._y_1d = y.ndim == 1
-        target, columns = RegressionTarget.fit(y.reshape(len(y), -1))
-        self.n_outputs_ = target.n_outputs
-        return columns, target
+        return self._regression_target(y)
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y) -> FineTuneRegressor:

@@ -3,8 +3,12 @@
 Neural heads (:class:`FusionClassifier`, :class:`FusionRegressor`,
 :class:`FusionMultiTask`) train a torch network with skorch; the fusion types
 (``fusion=``) are the modules below, each with its formula and reference.
+:class:`NeuralFusionMixin` is what the neural heads share with the fine-tuning
+estimators of :mod:`skmm.finetune` (parameters, target encoding, validation split,
+network, loss, training callbacks).
 """
 
+from skmm.fusion._base import NeuralFusionMixin
 from skmm.fusion._late import LateFusionClassifier, LateFusionRegressor
 from skmm.fusion._modules import (
     FUSIONS,
@@ -32,6 +36,7 @@ __all__ = [
     "LateFusionClassifier",
     "LateFusionRegressor",
     "LowRankFusion",
+    "NeuralFusionMixin",
     "TensorFusion",
     "TransformerFusion",
 ]

@@ -2,9 +2,12 @@
 :class:`~skmm.fusion._network.FusionNetwork` with skorch.
 
 The estimators own what scikit-learn users expect (parameters, validation, labels,
-scaling, ``predict``/``predict_proba``, pickling) and hand the training loop, the
-validation split and early stopping to a skorch ``NeuralNet`` kept in ``net_``.
-The other jobs live next to them: the block standardisation in
+scaling, ``predict``/``predict_proba``, pickling) and hand the training loop and
+early stopping to a skorch ``NeuralNet`` kept in ``net_``. What they share with
+fine-tuning (the common parameters, the target encoding, the validation split, the
+network, its loss and the training callbacks) is :class:`~skmm.fusion.NeuralFusionMixin`
+(:mod:`skmm.fusion._base`). The other jobs live next to them: the block
+standardisation in
 :mod:`skmm.compose._scaling`, the target encoding shared by the three heads in
 :mod:`skmm.fusion._targets`, the accelerate glue in :mod:`skmm.fusion._accelerate`,
 and each fusion type, with the parameters of its own, in :mod:`skmm.fusion._modules`.
@@ -20,10 +23,9 @@ import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.metrics import accuracy_score, r2_score
-from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import check_is_fitted, column_or_1d
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import EarlyStopping
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
@@ -39,45 +41,21 @@ from skmm._torch import (
 from skmm.compose._blocks import split_blocks, validate_modality_input
 from skmm.compose._scaling import BlockScaler
 from skmm.fusion import _accelerate, _rows
-from skmm.fusion._modules import FUSION_PARAMETERS, FUSIONS
-from skmm.fusion._network import FusionNetwork, MultiTaskLoss
-from skmm.fusion._progress import TrainingFeedback
-from skmm.fusion._targets import (
-    ClassificationTarget,
-    RegressionTarget,
-    check_regression_targets,
-)
+from skmm.fusion._base import NeuralFusionMixin
+from skmm.fusion._modules import FUSIONS
+from skmm.fusion._targets import ClassificationTarget, RegressionTarget
 from skmm.fusion._weights import check_sample_weight
 
 __all__ = ["FusionClassifier", "FusionMultiTask", "FusionRegressor"]
 
-# Below this many rows, early stopping would validate on a handful of samples: the
-# whole data trains for max_epochs instead.
-_MIN_ROWS_FOR_VALIDATION = 20
 
-
-class _BaseFusion(DocLinkMixin, BaseEstimator):
-    """Shared machinery of the neural fusion heads."""
+class _BaseFusion(NeuralFusionMixin, DocLinkMixin, BaseEstimator):
+    """Shared machinery of the neural fusion heads (what fine-tuning shares too
+    is in :class:`NeuralFusionMixin`)."""
 
     _parameter_constraints: dict = {
-        "fusion": [StrOptions(set(FUSIONS))],
-        "hidden": [Interval(numbers.Integral, 1, None, closed="left")],
-        "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
-        "modality_dropout": [Interval(numbers.Real, 0, 1, closed="left")],
-        "missing_embedding": [StrOptions({"learned", "zero"})],
-        # n_heads, n_layers, rank: declared by the fusion types that take them
-        **FUSION_PARAMETERS,
-        "lr": [Interval(numbers.Real, 0, None, closed="neither")],
-        "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
-        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
-        "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
-        "patience": [Interval(numbers.Integral, 1, None, closed="left")],
+        **NeuralFusionMixin._parameter_constraints,
         "modalities": [dict, None],
-        "device": [str, torch.device],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
         "accelerator": [HasMethods(["prepare", "autocast", "unwrap_model"]), None],
         "n_threads": [Interval(numbers.Integral, 1, None, closed="left"), None],
     }
@@ -129,12 +107,6 @@ class _BaseFusion(DocLinkMixin, BaseEstimator):
         self.accelerator = accelerator
         self.n_threads = n_threads
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        tags.non_deterministic = self.random_state is None
-        return tags
-
     # -- input ------------------------------------------------------------------
     def _validated(self, X, *, reset: bool):
         """``X`` checked (a float memory map stays one, not copied)."""
@@ -146,15 +118,6 @@ class _BaseFusion(DocLinkMixin, BaseEstimator):
             dtype=[np.float32, np.float64],
         )
         return X
-
-    def _set_scaler(self, scaler: BlockScaler, present: np.ndarray) -> None:
-        """Keep the fitted block scaler; a block absent from every row is an error."""
-        for j, name in enumerate(self.layout_.names):
-            if not present[:, j].any():
-                raise ValueError(
-                    f"modality {name!r} is absent from every row of the training data"
-                )
-        self.scaler_ = scaler
 
     @property
     def block_means_(self) -> list[np.ndarray]:
@@ -185,9 +148,6 @@ class _BaseFusion(DocLinkMixin, BaseEstimator):
         """Return (target matrix, one ClassificationTarget or RegressionTarget per
         task, the tasks' loss weights)."""
         raise NotImplementedError
-
-    def _stratify_labels(self, targets: np.ndarray) -> np.ndarray | None:
-        return None
 
     # -- threads ----------------------------------------------------------------------
     def _threads(self) -> int | None:
@@ -278,29 +238,23 @@ class _BaseFusion(DocLinkMixin, BaseEstimator):
         seed = seed_from(self.random_state)
         seed = _accelerate.shared_seed(accelerator, seed)
         train_idx, valid_idx = self._validation_split(split_targets, n_rows, seed)
-        callbacks, train_split = None, None
+        train_split = None
         if valid_idx is not None:
             train_split = predefined_split(dataset(valid_idx))
-            stopper = (
+        callbacks = self._callbacks(
+            valid_idx is not None,
+            stopper=(
                 EarlyStopping
                 if accelerator is None
                 else _accelerate.UnwrappedEarlyStopping
-            )
-            callbacks = [
-                stopper(monitor="valid_loss", patience=self.patience, load_best=True)
-            ]
-
-        # An epoch bar with time left (verbose=0), or an uncoloured table off a tty.
-        callbacks = [*(callbacks or ()), TrainingFeedback(type(self).__name__)]
+            ),
+        )
         tasks = [(e.kind, e.n_outputs) for e in encodings]
         with seeded(seed, self.device_):
             net_params = {
                 "module": self._network([n for _, n in tasks]),
-                "criterion": MultiTaskLoss(
-                    tasks,
-                    loss_weights,
-                    [e.class_weight for e in encodings],
-                    row_weights=row_weights is not None,
+                "criterion": self._criterion(
+                    encodings, loss_weights, row_weights=row_weights is not None
                 ),
                 "optimizer": torch.optim.AdamW,
                 "lr": self.lr,
@@ -348,47 +302,6 @@ class _BaseFusion(DocLinkMixin, BaseEstimator):
             if best:
                 return int(best[-1])
         return self.n_epochs_
-
-    def _validation_split(
-        self, targets: np.ndarray, n_rows: int, seed: int
-    ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Training and held-out rows (None: no early stopping, all rows train)."""
-        rows = np.arange(n_rows)
-        if not self.early_stopping or n_rows < _MIN_ROWS_FOR_VALIDATION:
-            return rows, None
-        try:
-            return tuple(
-                train_test_split(
-                    rows,
-                    test_size=self.validation_fraction,
-                    random_state=seed,
-                    stratify=self._stratify_labels(targets),
-                )
-            )
-        except ValueError:  # a class too rare to stratify
-            return tuple(
-                train_test_split(
-                    rows, test_size=self.validation_fraction, random_state=seed
-                )
-            )
-
-    def _network(self, output_sizes: list[int]) -> FusionNetwork:
-        """The untrained network; the fusion type's own parameters come from the
-        names it declares."""
-        fusion_params = {
-            name: getattr(self, name)
-            for name in getattr(FUSIONS[self.fusion], "hyperparameters", {})
-        }
-        return FusionNetwork(
-            input_dims=self.layout_.widths,
-            output_sizes=output_sizes,
-            fusion=self.fusion,
-            hidden=self.hidden,
-            dropout=self.dropout,
-            modality_dropout=self.modality_dropout,
-            missing_embedding=self.missing_embedding,
-            fusion_params=fusion_params,
-        )
 
     def _row_dataset(self, X, present, targets, rows) -> _rows.ScaledRows:
         return _rows.ScaledRows(
@@ -620,15 +533,7 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         self.class_weight = class_weight
 
     def _encode_targets(self, y):
-        y = column_or_1d(y, warn=True)
-        check_classification_targets(y)
-        target, column = ClassificationTarget.fit(y, class_weight=self.class_weight)
-        if target.n_outputs < 2:
-            raise ValueError(
-                "FusionClassifier needs at least 2 classes in y; it has one class: "
-                f"{target.classes[0]!r}"
-            )
-        self.classes_ = target.classes
+        column, target = self._classification_target(y, self.class_weight)
         return column, [target], [1.0]
 
     def _stratify_labels(self, targets):
@@ -715,10 +620,7 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
     """
 
     def _encode_targets(self, y):
-        y = check_regression_targets(y)
-        self._y_1d = y.ndim == 1
-        target, columns = RegressionTarget.fit(y.reshape(len(y), -1))
-        self.n_outputs_ = target.n_outputs
+        columns, target = self._regression_target(y)
         self.y_mean_, self.y_scale_ = target.mean, target.scale
         return columns, [target], [1.0]
 

@@ -291,7 +291,7 @@ def test_presets_place_them_when_installed(monkeypatch):
     for name in ["lightgbm", "lightgbm_projected", "catboost", "catboost_projected"]:
         assert name in best
     default = _names(default_candidates(preset="default"))
-    assert set(best) - set(default) == {
+    assert set(best) - set(default) == {"fusion_gated"} | {
         name
         for library, presets in _candidates.BOOSTED_PRESETS.items()
         if "default" not in presets

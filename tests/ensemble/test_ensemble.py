@@ -221,10 +221,13 @@ def test_refit_false_keeps_and_averages_the_fold_models():
 def test_pipeline_clone_joblib_and_polars(tmp_path):
     pl = pytest.importorskip("polars")
     rng = np.random.default_rng(0)
+    # 240 rows: with 120, the selection on 27-row inner folds of 80-row outer
+    # ones flips between the tree and a linear model with the seed (seeds 0-2
+    # scored 0.79-0.91 before the linear models' inner folds went from 3 to 2).
     raw = pd.DataFrame(
         {
-            "colour": rng.choice(["red", "blue", "green"], 120),
-            "size": rng.normal(size=120),
+            "colour": rng.choice(["red", "blue", "green"], 240),
+            "size": rng.normal(size=240),
         }
     )
     y = ((raw["colour"] == "red") ^ (raw["size"] > 0.5)).astype(int).to_numpy()
@@ -257,7 +260,10 @@ def test_pipeline_clone_joblib_and_polars(tmp_path):
 def test_default_candidates_presets():
     fast = [name for name, *_ in default_candidates("regression", "fast")]
     full = [name for name, *_ in default_candidates("regression", "default")]
-    assert full == fast + ["fusion_concat", "fusion_gated"]
+    best = [name for name, *_ in default_candidates("regression", "best")]
+    assert full == fast + ["fusion_concat"]
+    # "best" adds the gated head (and the boosted trees, when installed).
+    assert set(best) - set(full) >= {"fusion_gated"} and set(full) <= set(best)
     with pytest.raises(ValueError, match="preset"):
         default_candidates(preset="slow")
 
@@ -376,13 +382,11 @@ def test_defaults_that_repeat_another_are_left_out_but_distinct_heads_stay():
         {"tab__a": y + rng.normal(0, 0.5, 90), "tab__b": rng.normal(size=90)}
     )
     clf = EnsembleClassifier(cv=2, random_state=0, verbose=0)
-    clf.set_params(
-        candidates__fusion_concat__max_epochs=3, candidates__fusion_gated__max_epochs=3
-    )
+    clf.set_params(candidates__fusion_concat__max_epochs=3)
     names = set(clf.fit(X, y).leaderboard_["candidate"])
     # One tabular block: no projection, no per-embedding linear model, nothing
     # to fuse; the plain tree and the linear model on it remain.
     assert names == {"ensemble", "hgb", "linear_all"}
     X["text__0000"] = rng.normal(size=90)
     names = set(clf.fit(X, y).leaderboard_["candidate"])
-    assert {"fusion_concat", "fusion_gated", "hgb_projected"} <= names
+    assert {"fusion_concat", "hgb_projected"} <= names

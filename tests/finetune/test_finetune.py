@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import torch
 from sklearn.base import clone
+from sklearn.metrics import log_loss
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
@@ -22,6 +23,7 @@ from skmm import (
     MultimodalUnion,
     TextEncoder,
 )
+from skmm._torch import seed_from
 from skmm.exceptions import OutOfMemoryWarning
 from skmm.finetune import (
     Backbone,
@@ -356,3 +358,44 @@ def test_out_of_memory_halves_the_batch(monkeypatch, two_layer_text_model):
         "cpu ran out of memory at batch size 12; retrying with 6",
     ]
     assert model.batch_size_ == 6 and model.n_epochs_ == 3
+
+
+def test_early_stopping_keeps_the_best_epochs_head_and_backbones(
+    two_layer_text_model,
+):
+    """The fitted model (head and fine-tuned encoders) is the best epoch's: its
+    loss on the held-out rows is the best validation loss of the history."""
+    X, y = _frame(n=40, seed=1)
+    model = _model(
+        two_layer_text_model,
+        lr=0.05,
+        backbone_lr=1e-2,
+        warmup_epochs=0,
+        patience=1,
+        max_epochs=8,
+    ).fit(X, y)
+    losses = [r["valid_loss"] for r in model.history_]
+    assert model.n_epochs_ < 8  # stopped: the last epoch was not the best
+    best = int(np.argmin(losses))
+    assert best == model.n_epochs_ - 2 and losses[-1] > 1.5 * losses[best]
+    _, valid = model._validation_split(y[:, None].astype(float), len(y), seed_from(0))
+    proba = model.predict_proba(X.iloc[valid])
+    assert log_loss(y[valid], proba, labels=[0, 1]) == pytest.approx(
+        losses[best], rel=0.01
+    )
+
+
+def test_verbose_prints_the_epoch_table(capsys, two_layer_text_model):
+    X, y = _frame()
+    _model(two_layer_text_model, k={"text": 1}, max_epochs=2).fit(X, y)
+    assert capsys.readouterr().out == ""  # verbose=0: at most a bar on stderr
+    _model(two_layer_text_model, k={"text": 1}, max_epochs=2, verbose=1).fit(X, y)
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == [
+        "epoch",
+        "backbone_trained",
+        "train_loss",
+        "valid_loss",
+        "dur",
+    ]
+    assert [line.split()[0] for line in table[2:4]] == ["1", "2"]

@@ -152,7 +152,7 @@ def synthetic_frame(X_reviews: pd.DataFrame, recommended: np.ndarray, seed: int 
 
 def run_split(
     name, X, y, scoring, *, cv, class_weight, seed, train_size, selection_scoring,
-    preset="default",
+    preset="default", combiner="greedy",
 ):  # fmt: skip
     """One held-out split: every candidate and the ensemble, both ways."""
     X_train, X_test, y_train, y_test = train_test_split(
@@ -164,6 +164,7 @@ def run_split(
     )
     common = dict(
         preset=preset,
+        combiner=combiner,
         cv=cv,
         scoring=scoring,
         selection_scoring=selection_scoring,
@@ -210,7 +211,7 @@ def run_split(
 
 def run_task(
     name, X, y, scoring, *, cv, class_weight, splits, train_size, selection_scoring,
-    preset="default",
+    preset="default", combiner="greedy",
 ):  # fmt: skip
     """Every split, then the means: the ensemble against each candidate."""
     rows = pd.DataFrame(
@@ -226,6 +227,7 @@ def run_task(
                 train_size=train_size,
                 selection_scoring=selection_scoring,
                 preset=preset,
+                combiner=combiner,
             )
             for s in range(splits)
         ]
@@ -313,13 +315,18 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--preset", default="default", help="the ensembles' preset (best: + boosting)"
     )
+    parser.add_argument(
+        "--combiner", default="greedy", help="the ensembles' combiner (or stacking)"
+    )
+    parser.add_argument("--cv", type=int, help="folds (default: 5, --quick 3)")
     args = parser.parse_args(argv)
     # Rows encoded, rows trained on per split (the rest is held out), folds.
     n_reviews, n_digits, n_train, cv = (
         (1200, 900, 600, 3) if args.quick else (6000, 3000, 1500, 5)
     )
     split = {
-        "cv": cv,
+        "cv": args.cv or cv,
+        "combiner": args.combiner,
         "splits": args.splits,
         "train_size": n_train,
         "selection_scoring": args.selection_scoring,

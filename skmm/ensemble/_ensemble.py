@@ -276,7 +276,7 @@ class _BaseEnsemble(
         candidates=None,
         *,
         preset="default",
-        cv=5,
+        cv=3,
         scoring=None,
         selection_scoring=None,
         ensemble_size=25,
@@ -1176,7 +1176,7 @@ class EnsembleClassifier(ClassifierMixin, _BaseEnsemble):
         fusion head and LightGBM's and CatBoost's trees (``pip install
         skmm[boosting]``; without it the leaderboard says they were not
         installed).
-    cv : int, cross-validation generator or iterable, default=5
+    cv : int, cross-validation generator or iterable, default=3
         The folds every candidate is fitted on (stratified for an int). Their
         test parts must hold each row exactly once, as for ``cross_val_predict``.
     scoring : str or callable, default=None
@@ -1311,7 +1311,7 @@ class EnsembleClassifier(ClassifierMixin, _BaseEnsemble):
         candidates=None,
         *,
         preset="default",
-        cv=5,
+        cv=3,
         scoring=None,
         selection_scoring=None,
         ensemble_size=25,
@@ -1441,7 +1441,7 @@ class EnsembleRegressor(RegressorMixin, _BaseEnsemble):
         fusion head and LightGBM's and CatBoost's trees (``pip install
         skmm[boosting]``; without it the leaderboard says they were not
         installed).
-    cv : int, cross-validation generator or iterable, default=5
+    cv : int, cross-validation generator or iterable, default=3
         The folds every candidate is fitted on; their test parts must hold
         each row exactly once.
     scoring : str or callable, default=None

@@ -17,7 +17,7 @@ from sklearn.model_selection import StratifiedKFold, cross_validate
 
 from skmm._config import config_context
 from skmm._demo._datasets import DATASETS, DemoTask
-from skmm._demo._methods import Method, methods
+from skmm._demo._methods import DEMO_CV, Method, methods
 from skmm._demo._report import DemoReport, write_report
 from skmm.cache import open_cache
 from skmm.encoders import BaseEncoder
@@ -70,13 +70,13 @@ def run_demo(
         skmm. ``"av-digits"``: MNIST images paired with spoken digits (FSDD), image +
         audio; read from ``data_home`` or downloaded there.
     quick : bool, default=False
-        Fewer rows (600 reviews instead of 1,500), two neural fusion types
-        (concat, gated) instead of seven, and the ensemble on 2 inner folds
-        instead of 3.
+        Fewer rows (600 reviews instead of 1,500), 3 folds instead of 5, two
+        neural fusion types (concat, gated) instead of three (and attention),
+        and the ensemble on 2 inner folds instead of 3, without late fusion.
     n_samples : int, default=None
         Rows; default 1500 (quick: 600 reviews, 300 digit pairs).
     cv : int, default=None
-        Stratified folds; default 3.
+        Stratified folds; default 5 (quick: 3).
     out : str or Path or None, default="skmm_demo_report"
         Report folder (created); ``None`` writes nothing.
     cache : str or Path, default=None
@@ -124,7 +124,7 @@ def run_demo(
             ) from None
     loader, full_rows, quick_rows = DATASETS[dataset]
     n_samples = n_samples or (quick_rows if quick else full_rows)
-    cv = cv or 3
+    cv = cv or DEMO_CV[quick]
     out_dir = None if out is None else Path(out)
     # progress=False also quiets the heads' epoch bars, which follow the setting.
     quiet = {} if progress else {"progress": False}

@@ -125,12 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--quick",
         action="store_true",
-        help="600 rows, 2 neural heads, the ensemble on 2 inner folds",
+        help="600 rows, 3 folds, 2 neural heads, the ensemble on 2 inner folds",
     )
     demo.add_argument("--out", default="skmm_demo_report", help="report folder")
     demo.add_argument("--device", default="auto", help="torch device")
     demo.add_argument("--n-samples", type=int, help="rows (default 1500)")
-    demo.add_argument("--cv", type=int, help="folds (default 3)")
+    demo.add_argument("--cv", type=int, help="folds (default 5; --quick 3)")
     demo.add_argument("--cache", help="embedding cache folder (default OUT/cache)")
     demo.add_argument("--data-home", help="where av-digits is read or downloaded")
     demo.add_argument(

@@ -824,7 +824,7 @@ class _BaseEnsemble(
         candidate's share of the stacker's absolute coefficients."""
         oof = [r.pred for r in kept]
         seen = np.stack([r.seen for r in kept], axis=1)
-        extra = self._passthrough_fit(table) if self.passthrough else None
+        extra = self._fit_passthrough(table)
         stacker = Stacker(
             is_classifier(self),
             self._prior,
@@ -838,7 +838,6 @@ class _BaseEnsemble(
         )
         self.selection_trace_ = []
         self.stacker_ = stacker
-        self._stacked = [r.cand.name for r in kept]
         self.oof_predictions_ = {r.cand.name: self._unalign(r.pred) for r in kept}
         self.oof_predictions_["ensemble"] = self._unalign(stacked)
         return stacker.weights_
@@ -852,30 +851,29 @@ class _BaseEnsemble(
         codes = {label: i for i, label in enumerate(self.classes_)}
         return {codes[label]: w for label, w in weight.items() if label in codes}
 
-    def _tabular_columns(self, table: InputTable) -> np.ndarray:
+    def _tabular_matrix(self, table: InputTable) -> np.ndarray:
+        """Every row's tabular columns (categories one-hot): (n, 0) when the
+        table has no tabular block."""
         tabular = [b for b in table.layout.names if not table.embedding.get(b, False)]
-        return table.columns_of(tabular)
+        if not tabular:
+            return np.empty((len(table.values), 0))
+        frame = table.frame(table.columns_of(tabular), slice(None), False)
+        return frame.to_numpy(dtype=float)
 
-    def _passthrough_fit(self, table: InputTable) -> np.ndarray | None:
-        """``passthrough``: the tabular blocks' columns, one-hot categories,
-        missing values the training median, standardised (learnt here)."""
-        columns = self._tabular_columns(table)
-        if not len(columns):
-            self._passthrough = None
+    def _fit_passthrough(self, table: InputTable) -> np.ndarray | None:
+        """``passthrough``: the tabular columns, missing values the training
+        median, standardised (learnt here); None without them."""
+        self._passthrough = None
+        if not self.passthrough:
             return None
-        frame = table.frame(columns, np.arange(len(table.values)), False)
+        matrix = self._tabular_matrix(table)
+        if not matrix.shape[1]:
+            return None
         self._passthrough = make_pipeline(
             SimpleImputer(strategy="median", keep_empty_features=True),
             StandardScaler(),
         )
-        return self._passthrough.fit_transform(frame.to_numpy(dtype=float))
-
-    def _passthrough_of(self, table: InputTable) -> np.ndarray | None:
-        if getattr(self, "_passthrough", None) is None:
-            return None
-        columns = self._tabular_columns(table)
-        frame = table.frame(columns, np.arange(len(table.values)), False)
-        return self._passthrough.transform(frame.to_numpy(dtype=float))
+        return self._passthrough.fit_transform(matrix)
 
     # -- stage 4: the refit -----------------------------------------------------
     def _refit(self, kept, weights, table, target, params, budget) -> None:
@@ -886,9 +884,9 @@ class _BaseEnsemble(
         self.weights_ = {}
         self._members = {}
         n = len(target)
+        stacked = self.combiner == "stacking"  # the stacker reads every candidate
         for r, w in zip(kept, weights, strict=True):
             r.weight = float(w)
-            stacked = self.combiner == "stacking"
             if w <= 0 and self.refit and not stacked:
                 continue
             fitted = r.models
@@ -1041,10 +1039,13 @@ class _BaseEnsemble(
 
     def _combine(self, X) -> np.ndarray:
         if getattr(self, "stacker_", None) is not None:
-            check_is_fitted(self, "estimators_")
             table, _ = self._table(X, reset=False)
-            preds, seen = self._member_outputs(X, self._stacked, table)
-            return self.stacker_.predict(preds, seen, self._passthrough_of(table))
+            # weights_ names every stacked candidate, in the stacker's order.
+            preds, seen = self._member_outputs(X, list(self.weights_), table)
+            extra = self._passthrough
+            if extra is not None:
+                extra = extra.transform(self._tabular_matrix(table))
+            return self.stacker_.predict(preds, seen, extra)
         names = list(getattr(self, "weights_", {}))
         preds, seen = self._member_outputs(X, names)
         weights = np.array([self.weights_[name] for name in names])

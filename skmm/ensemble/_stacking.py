@@ -18,26 +18,19 @@ that it compares with the selection's.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 
 import numpy as np
 from sklearn.linear_model import LogisticRegressionCV, RidgeCV
-from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.model_selection import KFold
+
+from skmm.ensemble._candidates import _LOGISTIC_CV_KWARGS, InnerStratifiedKFold
 
 __all__ = ["Stacker"]
 
 # Probabilities are clipped here before their logarithm: a candidate that is
 # certain (a tree's leaf of one class) must not give the stacker an infinity.
 _EPS = 1e-4
-
-# scikit-learn 1.9 changes LogisticRegressionCV's defaults and warns unless both
-# are given; older releases lack the second and warn about the first.
-_LOGISTIC_CV_KWARGS = (
-    {"l1_ratios": (0.0,), "use_legacy_attributes": False}
-    if "use_legacy_attributes" in inspect.signature(LogisticRegressionCV).parameters
-    else {}
-)
 
 
 class Stacker:
@@ -107,18 +100,11 @@ class Stacker:
         return np.hstack(parts) if parts else np.empty((len(seen), 0))
 
     # -- fit --------------------------------------------------------------------
-    def _model(self, target, n_splits: int = 3):
+    def _model(self):
         if self.classify:
-            counts = np.bincount(target)
-            smallest = counts[counts > 0].min()
-            folds = StratifiedKFold(
-                int(max(2, min(n_splits, smallest))),
-                shuffle=True,
-                random_state=self.random_state,
-            )
             return LogisticRegressionCV(
                 Cs=np.logspace(-3, 2, 6),
-                cv=folds,
+                cv=InnerStratifiedKFold(3, random_state=self.random_state),
                 scoring="neg_log_loss",
                 class_weight=self.class_weight,
                 max_iter=2000,
@@ -150,7 +136,7 @@ class Stacker:
         """
         self._indicators = ~seen.all(axis=0) if indicators is None else indicators
         X = self.features(preds, seen, extra)
-        self.model_ = self._model(target).fit(X, target, sample_weight=sample_weight)
+        self.model_ = self._model().fit(X, target, sample_weight=sample_weight)
         coef = np.atleast_2d(self.model_.coef_)
         mass = []
         start = 0
@@ -160,7 +146,7 @@ class Stacker:
             start += width
         mass = np.asarray(mass)
         total = mass.sum()
-        self.weights_ = mass / total if total > 0 else np.full(len(mass), 0.0)
+        self.weights_ = mass / total if total > 0 else np.zeros(len(mass))
         return self
 
     def predict(self, preds, seen, extra=None) -> np.ndarray:
@@ -180,15 +166,10 @@ class Stacker:
         n = len(target)
         out = np.zeros((n, len(self.prior) if self.classify else 1))
         if self.classify:
-            counts = np.bincount(target)
-            splits = int(max(2, min(n_splits, counts[counts > 0].min())))
-            folds = StratifiedKFold(
-                splits, shuffle=True, random_state=self.random_state
-            ).split(np.zeros(n), target)
+            split = InnerStratifiedKFold(n_splits, random_state=self.random_state)
         else:
-            folds = KFold(n_splits, shuffle=True, random_state=self.random_state).split(
-                np.zeros(n)
-            )
+            split = KFold(n_splits, shuffle=True, random_state=self.random_state)
+        folds = split.split(np.zeros(n), target)
         for train, test in folds:
             inner = Stacker(
                 self.classify, self.prior, self.class_weight, self.random_state

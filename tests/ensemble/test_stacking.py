@@ -125,6 +125,28 @@ def test_passthrough_reads_the_tabular_columns_no_candidate_reads():
     assert through.oof_score_ > plain.oof_score_ + 0.1
 
 
+def test_passthrough_without_tabular_blocks_or_turned_off_on_a_refit():
+    X, y = _data()
+    text = X[["text__0000", "text__0001"]]
+    common = dict(
+        candidates=[("lr", LogisticRegression())],
+        combiner="stacking",
+        cv=3,
+        random_state=0,
+        verbose=0,
+    )
+    # Only embedding blocks: nothing to pass through, the stacker reads the
+    # candidates alone.
+    alone = EnsembleClassifier(**common).fit(text, y)
+    through = EnsembleClassifier(passthrough=True, **common).fit(text, y)
+    np.testing.assert_allclose(through.predict_proba(text), alone.predict_proba(text))
+    # The same estimator fitted again without passthrough forgets the columns.
+    clf = EnsembleClassifier(passthrough=True, **common).fit(X, y)
+    clf.set_params(passthrough=False).fit(X, y)
+    fresh = EnsembleClassifier(**common).fit(X, y)
+    np.testing.assert_allclose(clf.predict_proba(X), fresh.predict_proba(X))
+
+
 def test_stacking_regressor_rescales_a_candidate():
     rng = np.random.default_rng(2)
     n = 400
